@@ -1,0 +1,26 @@
+//! `pam_apitoken.so`: lets a PAM service accept apitokend personal API tokens.
+//!
+//! `pam_sm_authenticate` reads the secret (from `PAM_AUTHTOK` or a prompt), asks the
+//! daemon over `check.sock` whether it is a good token for `PAM_USER` at `PAM_RHOST`, and
+//! maps the verdict onto a PAM code. Secrets that are not tokens come back as
+//! `PAM_IGNORE` so the stack's password modules decide (see SPEC section 8).
+//!
+//! Layout:
+//! - `args`: the stack line's module arguments.
+//! - `decide`: the decision, safe Rust behind the `PamHandle` and `Checker` traits.
+//! - `conn`: one bounded round trip to `check.sock` with non-blocking libc I/O.
+//! - `ffi`: libpam declarations and the exported `pam_sm_*` entry points.
+//! - `proto`: the `check.sock` wire format, shared with the daemon by path.
+//!
+//! The module runs inside other programs (sshd, sudo, login), so it never starts a
+//! thread, never installs a logger or signal handler, keeps no state between calls and
+//! opens a fresh connection for every authentication.
+
+mod args;
+mod conn;
+mod decide;
+mod ffi;
+// The shared wire format; this module uses only the client half of it.
+#[allow(dead_code)]
+#[path = "../../src/check/proto.rs"]
+mod proto;

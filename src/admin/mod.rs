@@ -1,0 +1,83 @@
+//! The `admin.sock` front end for the `apitoken` command. Who asks comes from SO_PEERCRED
+//! only; each connection carries one bounded, versioned request (see [`proto`]).
+
+mod ops;
+pub mod proto;
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::engine::Engine;
+use crate::peer::Peer;
+use proto::{Envelope, ErrorKind, ErrorReply, Reply};
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A refused request: its class and a message naming the problem and the fix.
+#[derive(Debug)]
+pub struct Failure(pub ErrorKind, pub String);
+
+impl Failure {
+    pub fn invalid(msg: impl Into<String>) -> Failure {
+        Failure(ErrorKind::Invalid, msg.into())
+    }
+    pub fn denied(msg: impl Into<String>) -> Failure {
+        Failure(ErrorKind::PermissionDenied, msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Failure {
+        Failure(ErrorKind::NotFound, msg.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Failure {
+        eprintln!("apitokend: admin request failed: {e}");
+        Failure(ErrorKind::Internal, format!("the daemon could not complete the request: {e}"))
+    }
+}
+
+fn error_reply(kind: ErrorKind, message: String) -> Reply {
+    Reply { v: proto::VERSION, ok: None, error: Some(ErrorReply { kind, message }) }
+}
+
+async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope, String> {
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await.map_err(|e| format!("cannot read request: {e}"))?;
+    let len = proto::frame_len(prefix).map_err(|e| e.to_string())?;
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
+    stream.read_exact(&mut body).await.map_err(|e| format!("cannot read request: {e}"))?;
+    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))?;
+    if env.v != proto::VERSION {
+        return Err(format!("protocol version {} is not supported (this daemon speaks {}); use the apitoken of the same release", env.v, proto::VERSION));
+    }
+    Ok(env)
+}
+
+/// Serves one connection.
+pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
+    let Ok(cred) = stream.peer_cred() else { return };
+    let reply = match tokio::time::timeout(READ_TIMEOUT, read_envelope(&mut stream)).await {
+        Err(_) => return,
+        Ok(Err(msg)) => error_reply(ErrorKind::Invalid, msg),
+        Ok(Ok(env)) => {
+            let uid = cred.uid();
+            let task = tokio::task::spawn_blocking(move || {
+                let peer: Peer = crate::peer::identify(uid, &engine.config.admin_group);
+                ops::dispatch(&engine, &peer, env.request)
+            });
+            match task.await {
+                Ok(Ok(value)) => Reply { v: proto::VERSION, ok: Some(value), error: None },
+                Ok(Err(Failure(kind, msg))) => error_reply(kind, msg),
+                Err(_) => error_reply(ErrorKind::Internal, "the daemon failed while handling the request".into()),
+            }
+        }
+    };
+    let Ok(body) = serde_json::to_vec(&reply) else { return };
+    let body = zeroize::Zeroizing::new(body);
+    let mut frame = zeroize::Zeroizing::new((body.len() as u32).to_be_bytes().to_vec());
+    frame.extend_from_slice(&body);
+    let _ = stream.write_all(&frame).await;
+}

@@ -1,0 +1,79 @@
+//! The `check.sock` front end for the PAM module and `apitoken-external`: one framed
+//! request and one framed reply per connection (see [`proto`]), answered by the engine.
+
+pub mod client;
+pub mod proto;
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Via};
+use proto::{CheckReply, CheckRequest, Verdict};
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Maps the engine's decision to the wire verdict (the one mapping for this socket).
+fn verdict(d: &Decision) -> Verdict {
+    match d {
+        Decision::Allow { .. } => Verdict::Allow,
+        Decision::Unauthorized(_) => Verdict::Unauthorized,
+        Decision::Forbidden(_) => Verdict::Forbidden,
+        Decision::Locked => Verdict::Locked,
+        Decision::Ignore => Verdict::Ignore,
+        Decision::Error => Verdict::Error,
+    }
+}
+
+async fn read_request(stream: &mut UnixStream) -> std::io::Result<CheckRequest> {
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await?;
+    let mut body = zeroize::Zeroizing::new(vec![0u8; proto::frame_len(prefix)?]);
+    stream.read_exact(&mut body).await?;
+    CheckRequest::decode(&body)
+}
+
+/// Serves one connection; malformed or slow requests get an error reply and are dropped.
+pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
+    let reply = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+        Ok(Ok(req)) => answer(&engine, &req).await,
+        Ok(Err(e)) => CheckReply { verdict: Verdict::Error, user: String::new(), token_id: String::new(), reason: e.to_string() },
+        Err(_) => return,
+    };
+    if let Ok(body) = reply.encode() {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        let _ = stream.write_all(&frame).await;
+    }
+}
+
+async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
+    let addr = match req.rhost.as_str() {
+        "" if req.via == proto::Via::Pam => ClientAddr::Local,
+        "" => ClientAddr::Unknown,
+        host => host.parse().map(ClientAddr::Ip).unwrap_or(ClientAddr::Unknown),
+    };
+    let via = match req.via {
+        proto::Via::Pam => Via::Pam,
+        proto::Via::External => Via::External,
+    };
+    let auth = AuthRequest {
+        kind: Kind::UserSecret,
+        user: &req.user,
+        secret: &req.secret,
+        addr,
+        via,
+        service: &req.service,
+        request: &req.uri,
+    };
+    let decision = engine.decide(&auth).await;
+    let (user, token_id, reason) = match &decision {
+        Decision::Allow { user, token_id } => (user.clone(), token_id.clone().unwrap_or_default(), String::new()),
+        Decision::Unauthorized(r) | Decision::Forbidden(r) => (req.user.clone(), String::new(), r.as_str().to_string()),
+        Decision::Locked => (req.user.clone(), String::new(), "locked".into()),
+        Decision::Ignore | Decision::Error => (req.user.clone(), String::new(), String::new()),
+    };
+    CheckReply { verdict: verdict(&decision), user, token_id, reason }
+}

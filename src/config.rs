@@ -1,0 +1,292 @@
+//! The configuration file (SPEC §3): strict TOML where every key is optional, an unknown
+//! key or a bad value is an error naming the key, and defaults depend on who runs the daemon.
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Where the packaged daemon looks when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/apitokend/apitokend.toml";
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {key}: {message}")]
+    Value { path: PathBuf, key: &'static str, message: String },
+}
+
+/// The daemon's whole configuration with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub admin_group: String,
+    pub realm: String,
+    pub http: HttpConfig,
+    pub password: PasswordConfig,
+    pub syslog: SyslogConfig,
+    pub argon2: Argon2Config,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub socket_group: Option<String>,
+    pub listen: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Which backend checks account passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordBackend {
+    Pam,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub backend: PasswordBackend,
+    pub pam_service: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    pub enabled: bool,
+    pub facility: String,
+    pub socket: PathBuf,
+    pub log_success: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    pub ttl_seconds: u64,
+    pub max_entries: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let proxies = ["127.0.0.1/32", "::1/128"];
+        HttpConfig {
+            socket_group: None,
+            listen: Vec::new(),
+            trusted_proxies: proxies.iter().filter_map(|p| p.parse().ok()).collect(),
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig { backend: PasswordBackend::Pam, pam_service: "apitokend".into() }
+    }
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            enabled: true,
+            facility: "authpriv".into(),
+            socket: PathBuf::from("/dev/log"),
+            log_success: false,
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Argon2Config { memory_kib: 19456, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { ttl_seconds: 60, max_entries: 100_000 }
+    }
+}
+
+/// The file as written: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<PathBuf>,
+    runtime_dir: Option<PathBuf>,
+    admin_group: Option<String>,
+    realm: Option<String>,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
+    password: PasswordConfig,
+    #[serde(default)]
+    syslog: SyslogConfig,
+    #[serde(default)]
+    argon2: Argon2Config,
+    #[serde(default)]
+    cache: CacheConfig,
+}
+
+/// The user-dependent default directories of SPEC §2.
+pub fn default_dirs(uid: u32, env: &dyn Fn(&str) -> Option<String>) -> (PathBuf, PathBuf) {
+    if uid == 0 {
+        return (PathBuf::from("/var/lib/apitokend"), PathBuf::from("/run/apitokend"));
+    }
+    let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
+    let state = match (nonempty("XDG_STATE_HOME"), nonempty("HOME")) {
+        (Some(s), _) => PathBuf::from(s).join("apitokend"),
+        (None, Some(home)) => PathBuf::from(home).join(".local/state/apitokend"),
+        (None, None) => PathBuf::from(format!("/tmp/apitokend-{uid}/state")),
+    };
+    let runtime = match nonempty("XDG_RUNTIME_DIR") {
+        Some(r) => PathBuf::from(r).join("apitokend"),
+        None => PathBuf::from(format!("/tmp/apitokend-{uid}")),
+    };
+    (state, runtime)
+}
+
+impl Config {
+    /// Loads `path`; when `path` is `None`, the packaged default if it exists, else defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
+            None => return Config::parse("", Path::new("(defaults)")),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        Config::parse(&text, &path)
+    }
+
+    /// Parses configuration text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string() + &span_hint(text, e.span()),
+        })?;
+        let uid = nix::unistd::getuid().as_raw();
+        let (state, runtime) = default_dirs(uid, &|k| std::env::var(k).ok());
+        let config = Config {
+            state_dir: raw.state_dir.unwrap_or(state),
+            runtime_dir: raw.runtime_dir.unwrap_or(runtime),
+            admin_group: raw.admin_group.unwrap_or_else(|| "apitoken-admin".into()),
+            realm: raw.realm.unwrap_or_else(|| "apitokend".into()),
+            http: raw.http,
+            password: raw.password,
+            syslog: raw.syslog,
+            argon2: raw.argon2,
+            cache: raw.cache,
+        };
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, message: String| ConfigError::Value {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        if crate::audit::facility_code(&self.syslog.facility).is_none() {
+            return Err(bad("syslog.facility", format!(
+                "unknown facility {:?}; use auth, authpriv, daemon, user or local0..local7",
+                self.syslog.facility
+            )));
+        }
+        if self.realm.contains('"') || self.realm.chars().any(char::is_control) {
+            return Err(bad("realm", "must not contain quotes or control characters".into()));
+        }
+        for addr in &self.http.listen {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(bad("http.listen", format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\"")));
+            }
+        }
+        let a = self.argon2;
+        if !(8..=4 * 1024 * 1024).contains(&a.memory_kib) || a.memory_kib < 8 * a.parallelism {
+            return Err(bad("argon2.memory_kib", "must be 8×parallelism to 4194304".into()));
+        }
+        if !(1..=100).contains(&a.iterations) {
+            return Err(bad("argon2.iterations", "must be 1 to 100".into()));
+        }
+        if !(1..=16).contains(&a.parallelism) {
+            return Err(bad("argon2.parallelism", "must be 1 to 16".into()));
+        }
+        if self.cache.max_entries > 10_000_000 {
+            return Err(bad("cache.max_entries", "must be at most 10000000".into()));
+        }
+        if self.password.pam_service.is_empty() {
+            return Err(bad("password.pam_service", "must not be empty".into()));
+        }
+        Ok(())
+    }
+}
+
+/// " (line N)" for a TOML error span, so the message points at the offending line.
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => format!(" (line {})", text[..r.start.min(text.len())].lines().count().max(1)),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn parse_empty_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.argon2.memory_kib, 19456);
+        assert_eq!(c.password.backend, PasswordBackend::Pam);
+        assert_eq!(c.cache.ttl_seconds, 60);
+        assert_eq!(c.http.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn parse_unknown_key_names_it() {
+        let err = parse("[cache]\nttl = 5\n").unwrap_err().to_string();
+        assert!(err.contains("ttl"), "{err}");
+        let err = parse("colour = 1\n").unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn parse_bad_value_names_key() {
+        let err = parse("[syslog]\nfacility = \"kern2\"\n").unwrap_err().to_string();
+        assert!(err.contains("syslog.facility"), "{err}");
+        let err = parse("[password]\nbackend = \"ldap\"\n").unwrap_err().to_string();
+        assert!(err.contains("ldap") || err.contains("backend"), "{err}");
+        let err = parse("[http]\nlisten = [\"nope\"]\n").unwrap_err().to_string();
+        assert!(err.contains("http.listen"), "{err}");
+    }
+
+    #[test]
+    fn default_dirs_non_root_use_xdg() {
+        let env = |k: &str| match k {
+            "XDG_STATE_HOME" => Some("/s".to_string()),
+            "XDG_RUNTIME_DIR" => Some("/r".to_string()),
+            _ => None,
+        };
+        assert_eq!(default_dirs(1000, &env), ("/s/apitokend".into(), "/r/apitokend".into()));
+        let none = |_: &str| None;
+        assert_eq!(default_dirs(1000, &none).1, PathBuf::from("/tmp/apitokend-1000"));
+        assert_eq!(default_dirs(0, &env).0, PathBuf::from("/var/lib/apitokend"));
+    }
+}

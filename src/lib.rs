@@ -1,0 +1,44 @@
+//! apitokend: personal API tokens for Linux hosts and the web servers on them.
+//!
+//! A daemon decides whether a credential is good for nginx (`auth_request` over
+//! `http.sock`), Apache and PAM (`check.sock`), and serves the `apitoken` command
+//! (`admin.sock`), authorizing it by the caller's Unix credentials.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration file, strict, with per-user defaults.
+//! - [`token`]: token format, checksum, generation and argon2id hashing.
+//! - [`settings`]: the system-wide settings, validity and duration syntax.
+//! - [`store`]: SQLite: tokens, settings, audit trail, failure counts. Only it touches SQLite.
+//! - [`audit`]: audit events and the non-blocking syslog writer. Only it writes syslog.
+//! - [`engine`]: the decision engine every front end shares.
+//! - [`verify`]: the cold path: bounded, single-flight argon2 verification.
+//! - [`cache`]: the keyed success cache of the hot path.
+//! - [`lockout`]: failure counts and locks.
+//! - [`lastused`]: write-behind of last-used time and address.
+//! - [`password`]: account passwords through PAM.
+//! - [`peer`]: uids to users and admin status.
+//! - [`metrics`]: counters for `/metrics`.
+//! - [`http`]: the nginx `auth_request` front end.
+//! - [`check`]: the `check.sock` front end and its wire format (PAM, Apache helper).
+//! - [`admin`]: the `admin.sock` front end and its protocol.
+//! - [`cli`]: the `apitoken` command.
+//! - [`server`]: socket binding, systemd hand-over and the run loop.
+
+pub mod admin;
+pub mod audit;
+pub mod cache;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod lastused;
+pub mod lockout;
+pub mod metrics;
+pub mod password;
+pub mod peer;
+pub mod server;
+pub mod settings;
+pub mod store;
+pub mod token;
+pub mod verify;

@@ -1,0 +1,311 @@
+//! Binding the sockets (or taking them from systemd) and running the daemon until a
+//! shutdown future resolves; in-flight requests then finish before `run` returns.
+
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::http::PeerAddr;
+use crate::store::Store;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0} is in use by a running apitokend; stop it first or choose another runtime_dir")]
+    InUse(PathBuf),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Token(#[from] crate::token::TokenError),
+    #[error("{0}")]
+    Other(#[from] std::io::Error),
+    #[error("socket group {0:?} does not exist; create it or change [http] socket_group")]
+    NoGroup(String),
+}
+
+/// The sockets the daemon serves.
+pub struct Listeners {
+    pub http: StdUnixListener,
+    pub check: StdUnixListener,
+    pub admin: StdUnixListener,
+    pub tcp: Vec<std::net::TcpListener>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::Io { path: path.to_path_buf(), source }
+}
+
+/// Creates `dir` with `mode` when missing.
+fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ServerError> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io_err(dir))?;
+    }
+    Ok(())
+}
+
+/// Binds one Unix socket, replacing a stale file left by a crash but never a live socket.
+fn bind_unix(path: &Path, mode: u32, group: Option<nix::unistd::Gid>) -> Result<StdUnixListener, ServerError> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(ServerError::InUse(path.to_path_buf()));
+        }
+        std::fs::remove_file(path).map_err(io_err(path))?;
+    }
+    let listener = StdUnixListener::bind(path).map_err(io_err(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
+    if let Some(gid) = group {
+        nix::unistd::chown(path, None, Some(gid)).map_err(|e| ServerError::Io { path: path.to_path_buf(), source: e.into() })?;
+    }
+    Ok(listener)
+}
+
+/// Binds every socket of the configuration (SPEC §2 modes), creating the directories.
+pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
+    ensure_dir(&config.state_dir, 0o700)?;
+    ensure_dir(&config.runtime_dir, 0o755)?;
+    let group = match &config.http.socket_group {
+        Some(name) => Some(
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| ServerError::NoGroup(name.clone()))?
+                .gid,
+        ),
+        None => None,
+    };
+    let http_mode = if group.is_some() { 0o660 } else { 0o666 };
+    let run = &config.runtime_dir;
+    let tcp = config
+        .http
+        .listen
+        .iter()
+        .map(|a| std::net::TcpListener::bind(a).map_err(|source| ServerError::Io { path: a.into(), source }))
+        .collect::<Result<_, _>>()?;
+    Ok(Listeners {
+        http: bind_unix(&run.join("http.sock"), http_mode, group)?,
+        check: bind_unix(&run.join("check.sock"), 0o666, None)?,
+        admin: bind_unix(&run.join("admin.sock"), 0o666, None)?,
+        tcp,
+    })
+}
+
+/// Tells systemd about a state change when started with `Type=notify`.
+pub fn notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let bytes = path.as_encoded_bytes();
+    let _ = match bytes.strip_prefix(b"@") {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(name).and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+        }
+        None => sock.send_to(state.as_bytes(), Path::new(&path)),
+    };
+}
+
+/// Runs the daemon on `listeners` until `shutdown` resolves, then lets requests in flight
+/// finish (up to 10 s) and writes pending last-used data.
+pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    let store = Arc::new(Store::open(&config.state_dir.join("tokens.db"))?);
+    let engine = Arc::new(Engine::new(config, store)?);
+    let graceful = Arc::new(GracefulShutdown::new());
+    let alive = Arc::new(());
+    let mut tasks = Vec::new();
+    let http = UnixListener::from_std(nonblocking(listeners.http)?)?;
+    tasks.push(tokio::spawn(accept_http_unix(http, engine.clone(), graceful.clone())));
+    for l in listeners.tcp {
+        l.set_nonblocking(true)?;
+        tasks.push(tokio::spawn(accept_http_tcp(TcpListener::from_std(l)?, engine.clone(), graceful.clone())));
+    }
+    let check = UnixListener::from_std(nonblocking(listeners.check)?)?;
+    tasks.push(tokio::spawn(accept_simple(check, engine.clone(), alive.clone(), |e, s| Box::pin(crate::check::serve(e, s)))));
+    let admin = UnixListener::from_std(nonblocking(listeners.admin)?)?;
+    tasks.push(tokio::spawn(accept_simple(admin, engine.clone(), alive.clone(), |e, s| Box::pin(crate::admin::serve(e, s)))));
+    tasks.push(tokio::spawn(flush_last_used(engine.clone())));
+    notify("READY=1");
+    shutdown.await;
+    notify("STOPPING=1");
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    if let Ok(graceful) = Arc::try_unwrap(graceful) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    }
+    while Arc::strong_count(&alive) > 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    write_last_used(&engine).await;
+    Ok(())
+}
+
+fn nonblocking(l: StdUnixListener) -> std::io::Result<StdUnixListener> {
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+fn http1_builder() -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(16 * 1024)
+        .max_headers(64)
+        .keep_alive(true);
+    b
+}
+
+async fn accept_http_unix(listener: UnixListener, engine: Arc<Engine>, graceful: Arc<GracefulShutdown>) {
+    let builder = http1_builder();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let engine = engine.clone();
+        let svc = service_fn(move |req| crate::http::handle(engine.clone(), PeerAddr::Unix, req));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(conn);
+    }
+}
+
+async fn accept_http_tcp(listener: TcpListener, engine: Arc<Engine>, graceful: Arc<GracefulShutdown>) {
+    let builder = http1_builder();
+    loop {
+        let Ok((stream, addr)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let engine = engine.clone();
+        let peer = PeerAddr::Tcp(addr.ip());
+        let svc = service_fn(move |req| crate::http::handle(engine.clone(), peer, req));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(conn);
+    }
+}
+
+type ServeFn = fn(Arc<Engine>, tokio::net::UnixStream) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+async fn accept_simple(listener: UnixListener, engine: Arc<Engine>, alive: Arc<()>, serve: ServeFn) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (engine, alive) = (engine.clone(), alive.clone());
+        tokio::spawn(async move {
+            serve(engine, stream).await;
+            drop(alive);
+        });
+    }
+}
+
+async fn write_last_used(engine: &Arc<Engine>) {
+    let batch = engine.last_used.take(crate::engine::now());
+    if batch.is_empty() {
+        return;
+    }
+    let e = engine.clone();
+    let result = tokio::task::spawn_blocking(move || e.store.record_last_used(&batch)).await;
+    if let Ok(Err(err)) = result {
+        eprintln!("apitokend: cannot record last-used data: {err}");
+    }
+}
+
+async fn flush_last_used(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        write_last_used(&engine).await;
+    }
+}
+
+/// Takes the sockets systemd passed (`LISTEN_FDS`, named `http`, `check`, `admin` through
+/// `LISTEN_FDNAMES`), or `None` when the daemon was not socket-activated.
+#[allow(unsafe_code)]
+pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
+    use std::os::fd::FromRawFd;
+    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let count: i32 = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if !ours || count <= 0 {
+        return Ok(None);
+    }
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let names: Vec<&str> = names.split(':').collect();
+    let (mut http, mut check, mut admin) = (None, None, None);
+    for i in 0..count {
+        let fd = 3 + i;
+        // SAFETY: systemd passes `count` open sockets starting at fd 3 to this process
+        // (LISTEN_PID matched); each is taken over exactly once here.
+        let listener = unsafe { StdUnixListener::from_raw_fd(fd) };
+        match names.get(i as usize).copied() {
+            Some("http") => http = Some(listener),
+            Some("check") => check = Some(listener),
+            Some("admin") => admin = Some(listener),
+            other => eprintln!("apitokend: ignoring socket {fd} named {other:?} from systemd"),
+        }
+    }
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    let missing = |name: &str| ServerError::Other(std::io::Error::other(format!(
+        "systemd passed no socket named {name:?}; check FileDescriptorName= in apitokend.socket"
+    )));
+    Ok(Some(Listeners {
+        http: http.ok_or_else(|| missing("http"))?,
+        check: check.ok_or_else(|| missing("check"))?,
+        admin: admin.ok_or_else(|| missing("admin"))?,
+        tcp: Vec::new(),
+    }))
+}
+
+/// The daemon's whole life: take or bind the sockets, serve until SIGTERM/SIGINT.
+/// SIGHUP re-reads the configuration file; a broken file is reported and ignored.
+pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerError> {
+    // No core dumps or ptrace by other users: memory may hold tokens being verified.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let mut listeners = match from_systemd()? {
+        Some(l) => l,
+        None => bind(&config)?,
+    };
+    if listeners.tcp.is_empty() && !config.http.listen.is_empty() {
+        for a in &config.http.listen {
+            listeners.tcp.push(std::net::TcpListener::bind(a).map_err(|source| ServerError::Io { path: a.into(), source })?);
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let shutdown = async move {
+            loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                    _ = hup.recv() => check_reload(config_path.as_deref()),
+                }
+            }
+        };
+        run(config, listeners, shutdown).await
+    })
+}
+
+/// Validates the configuration file on SIGHUP.
+fn check_reload(path: Option<&Path>) {
+    notify("RELOADING=1");
+    match Config::load(path) {
+        Ok(_) => eprintln!("apitokend: configuration re-read; settings changed in the file apply after a restart"),
+        Err(e) => eprintln!("apitokend: reload refused, the running configuration stays in force: {e}"),
+    }
+    notify("READY=1");
+}

@@ -1,0 +1,397 @@
+//! The SQLite store: tokens (id and argon2id hash, never the token), settings, the audit
+//! trail and failure counts. The only module that touches SQLite. Every change is one
+//! transaction; an audit record commits together with the change it describes.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::audit::Event;
+use crate::settings::Settings;
+
+/// A store failure; the message never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot prepare database file {path}: {source}")]
+    File { path: String, source: std::io::Error },
+    #[error("database schema version {0} is newer than this apitokend understands; upgrade apitokend")]
+    TooNew(i64),
+}
+
+/// One token's stored row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    /// argon2id PHC string of the whole token.
+    pub hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+/// One stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub time: i64,
+    pub event: String,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A user's failure count and lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRow {
+    pub user: String,
+    pub count: u32,
+    pub window_start: i64,
+    /// `Some(i64::MAX)` means locked until reset.
+    pub locked_until: Option<i64>,
+}
+
+/// A pending last-used update.
+#[derive(Debug, Clone)]
+pub struct LastUsed {
+    pub id: String,
+    pub at: i64,
+    pub ip: Option<String>,
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        last_used_ip TEXT
+    );
+    CREATE INDEX tokens_owner ON tokens(owner);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        user TEXT,
+        actor TEXT,
+        fields TEXT NOT NULL
+    );
+    CREATE INDEX audit_user_time ON audit(user, time);
+    CREATE INDEX audit_actor_time ON audit(actor, time);
+    CREATE TABLE failures (
+        user TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        locked_until INTEGER
+    );",
+];
+
+/// The database; one connection behind a mutex (callers run it off the async runtime).
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        owner: r.get(1)?,
+        name: r.get(2)?,
+        hash: r.get(3)?,
+        created_at: r.get(4)?,
+        created_by: r.get(5)?,
+        expires_at: r.get(6)?,
+        last_used_at: r.get(7)?,
+        last_used_ip: r.get(8)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, owner, name, hash, created_at, created_by, expires_at, last_used_at, last_used_ip";
+
+fn insert_event(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit (time, event, user, actor, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![event.time, event.name, event.get("user"), event.get("actor"), event.fields_json()],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating with mode 0600 if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let file_err = |source| StoreError::File { path: path.display().to_string(), source };
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(file_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(file_err)?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = Store { conn: Mutex::new(conn) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions
+        // roll back on drop), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew(version));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Stores a new token and its `token.create` event.
+    pub fn insert_token(&self, t: &TokenRecord, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            params![t.id, t.owner, t.name, t.hash, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.last_used_ip],
+        )?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One token by id.
+    pub fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], token_from_row).optional()?)
+    }
+
+    /// Tokens of one owner, or all, oldest first.
+    pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE ?1 IS NULL OR owner = ?1 ORDER BY created_at, id");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([owner], token_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes one token with its event; false if it did not exist.
+    pub fn delete_token(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM tokens WHERE id = ?1", [id])?;
+        if n == 1 {
+            insert_event(&tx, event)?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Deletes every token of `owner`; returns their ids. The event's `count` is filled in.
+    pub fn delete_all(&self, owner: &str, event: &mut Event) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare("DELETE FROM tokens WHERE owner = ?1 RETURNING id")?;
+            let rows = stmt.query_map([owner], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        event.push("count", ids.len().to_string());
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Number of tokens and of distinct owners.
+    pub fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let conn = self.conn();
+        Ok(conn.query_row("SELECT COUNT(*), COUNT(DISTINCT owner) FROM tokens", [], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    /// Writes a batch of last-used updates in one transaction.
+    pub fn record_last_used(&self, batch: &[LastUsed]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1")?;
+            for u in batch {
+                stmt.execute(params![u.id, u.at, u.ip])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The settings, defaults for any not stored. A stored value that no longer parses is
+    /// an error rather than a silent default, so a damaged database fails closed.
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key, value FROM settings")?;
+        let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut settings = Settings::default();
+        for (k, v) in rows {
+            settings.set(&k, &v).map_err(|e| {
+                StoreError::Sqlite(rusqlite::Error::InvalidColumnType(0, format!("setting {k}: {e}"), rusqlite::types::Type::Text))
+            })?;
+        }
+        Ok(settings)
+    }
+
+    /// Stores one setting's new text value with its event.
+    pub fn set_setting(&self, key: &str, value: &str, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores an event on its own (e.g. `user.lockout`).
+    pub fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Audit events, newest first: those whose user or actor is `user` when given,
+    /// since `since` (unix seconds), at most `limit`.
+    pub fn audit(&self, user: Option<&str>, since: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT time, event, fields FROM audit
+             WHERE time >= ?2 AND (?1 IS NULL OR user = ?1 OR actor = ?1)
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![user, since, limit], |r| {
+            let text: String = r.get(2)?;
+            Ok(AuditRow { time: r.get(0)?, event: r.get(1)?, fields: serde_json::from_str(&text).unwrap_or_default() })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every stored failure row.
+    pub fn failures(&self) -> Result<Vec<FailureRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT user, count, window_start, locked_until FROM failures ORDER BY user")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FailureRow { user: r.get(0)?, count: r.get(1)?, window_start: r.get(2)?, locked_until: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes one user's failure state, with an event (`user.lockout`) when given.
+    pub fn save_failure(&self, row: &FailureRow, event: Option<&Event>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO failures (user, count, window_start, locked_until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(user) DO UPDATE SET count = ?2, window_start = ?3, locked_until = ?4",
+            params![row.user, row.count, row.window_start, row.locked_until],
+        )?;
+        if let Some(e) = event {
+            insert_event(&tx, e)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets a user's failures and lock, with the `failures.reset` event.
+    pub fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM failures WHERE user = ?1", [user])?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, owner: &str) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            owner: owner.into(),
+            name: "n".into(),
+            hash: "$argon2id$x".into(),
+            created_at: 1,
+            created_by: "root".into(),
+            expires_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+        }
+    }
+
+    fn event(name: &'static str, user: &str) -> Event {
+        let mut e = Event::new(name, 5);
+        e.push("actor", "root".into());
+        e.push("user", user.into());
+        e
+    }
+
+    #[test]
+    fn open_sets_mode_0600_and_migrates_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.db");
+        drop(Store::open(&path).unwrap());
+        let store = Store::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(store.counts().unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn insert_list_delete_all_keeps_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        for (id, owner) in [("aaaaaaaa", "alice"), ("bbbbbbbb", "alice"), ("cccccccc", "bob")] {
+            store.insert_token(&record(id, owner), &event("token.create", owner)).unwrap();
+        }
+        assert_eq!(store.tokens(Some("alice")).unwrap().len(), 2);
+        assert_eq!(store.tokens(None).unwrap().len(), 3);
+        let mut e = event("token.delete_all", "alice");
+        assert_eq!(store.delete_all("alice", &mut e).unwrap().len(), 2);
+        assert!(store.token("aaaaaaaa").unwrap().is_none());
+        let audit = store.audit(Some("alice"), 0, 100).unwrap();
+        assert_eq!(audit[0].event, "token.delete_all");
+        assert_eq!(audit[0].fields["count"], "2");
+        assert_eq!(audit.len(), 3);
+    }
+
+    #[test]
+    fn settings_roundtrip_and_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.set_setting("lockout-threshold", "3", &event("settings.change", "root")).unwrap();
+        assert_eq!(store.settings().unwrap().lockout_threshold, 3);
+        let row = FailureRow { user: "bob".into(), count: 2, window_start: 10, locked_until: None };
+        store.save_failure(&row, None).unwrap();
+        assert_eq!(store.failures().unwrap(), vec![row]);
+        store.reset_failures("bob", &event("failures.reset", "bob")).unwrap();
+        assert!(store.failures().unwrap().is_empty());
+    }
+}

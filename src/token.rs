@@ -1,0 +1,234 @@
+//! Tokens (SPEC §4): generation, the exact format and checksum, and argon2id hashing.
+//!
+//! `atk_` + 8-character id + `_` + 32-character secret + 6-character checksum, base62
+//! (`0-9A-Za-z`). The checksum is the CRC-32 of everything before it, in base62, most
+//! significant digit first, zero-padded to 6. Only the id is public.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use zeroize::Zeroizing;
+
+use crate::config::Argon2Config;
+
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const PREFIX: &str = "atk_";
+/// Length of the public id.
+pub const ID_LEN: usize = 8;
+const SECRET_LEN: usize = 32;
+const CHECKSUM_LEN: usize = 6;
+/// Length of a whole token.
+pub const TOKEN_LEN: usize = PREFIX.len() + ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
+
+/// Why a string is not a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("not a token: expected atk_<id>_<secret><checksum>, {TOKEN_LEN} characters")]
+    Shape,
+    #[error("token checksum does not match: the token was mistyped or truncated")]
+    Checksum,
+    #[error("the operating system's random source failed")]
+    Random,
+    #[error("hashing failed: {0}")]
+    Hash(&'static str),
+}
+
+/// A whole token. The text is wiped on drop and never shown by `Debug`.
+#[derive(Clone)]
+pub struct Token(Zeroizing<String>);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({}_<redacted>)", self.id())
+    }
+}
+
+fn is_base62(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// CRC-32 of `data` as 6 base62 digits.
+fn checksum(data: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut n = u64::from(crc32fast::hash(data));
+    let mut out = [b'0'; CHECKSUM_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(n % 62) as usize];
+        n /= 62;
+    }
+    out
+}
+
+/// Fills `out` with uniformly random base62 characters from the OS random source.
+fn random_base62(out: &mut [u8]) -> Result<(), TokenError> {
+    let mut filled = 0;
+    let mut pool = Zeroizing::new([0u8; 64]);
+    while filled < out.len() {
+        getrandom::getrandom(pool.as_mut()).map_err(|_| TokenError::Random)?;
+        // Rejection sampling: 248 = 4 × 62 keeps every character equally likely.
+        for &b in pool.iter().filter(|&&b| b < 248) {
+            if filled == out.len() {
+                break;
+            }
+            out[filled] = ALPHABET[usize::from(b % 62)];
+            filled += 1;
+        }
+    }
+    Ok(())
+}
+
+impl Token {
+    /// Generates a new token from the OS random source.
+    pub fn generate() -> Result<Token, TokenError> {
+        let mut body = Zeroizing::new(vec![0u8; ID_LEN + SECRET_LEN]);
+        random_base62(&mut body)?;
+        let mut text = Zeroizing::new(String::with_capacity(TOKEN_LEN));
+        text.push_str(PREFIX);
+        // Both halves are ASCII base62, produced just above.
+        text.extend(body[..ID_LEN].iter().map(|&b| char::from(b)));
+        text.push('_');
+        text.extend(body[ID_LEN..].iter().map(|&b| char::from(b)));
+        let sum = checksum(text.as_bytes());
+        text.extend(sum.iter().map(|&b| char::from(b)));
+        Ok(Token(text))
+    }
+
+    /// Parses a token, checking shape and checksum before anything else looks at it.
+    pub fn parse(text: &str) -> Result<Token, TokenError> {
+        let b = text.as_bytes();
+        let id_end = PREFIX.len() + ID_LEN;
+        let shaped = b.len() == TOKEN_LEN
+            && text.starts_with(PREFIX)
+            && b[id_end] == b'_'
+            && b[PREFIX.len()..id_end].iter().all(|&c| is_base62(c))
+            && b[id_end + 1..].iter().all(|&c| is_base62(c));
+        if !shaped {
+            return Err(TokenError::Shape);
+        }
+        let (body, sum) = b.split_at(TOKEN_LEN - CHECKSUM_LEN);
+        if checksum(body) != sum {
+            return Err(TokenError::Checksum);
+        }
+        Ok(Token(Zeroizing::new(text.to_string())))
+    }
+
+    /// The public id.
+    pub fn id(&self) -> &str {
+        &self.0[PREFIX.len()..PREFIX.len() + ID_LEN]
+    }
+
+    /// The whole token text; only for the one-time creation output and for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether `id` has the shape of a token id (so lookups of garbage cost nothing).
+pub fn is_valid_id(id: &str) -> bool {
+    id.len() == ID_LEN && id.bytes().all(is_base62)
+}
+
+/// argon2id with the configured cost.
+#[derive(Clone)]
+pub struct Hasher {
+    argon2: Argon2<'static>,
+}
+
+impl Hasher {
+    /// Builds a hasher; the parameters were range-checked with the config.
+    pub fn new(cfg: Argon2Config) -> Result<Hasher, TokenError> {
+        let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
+            .map_err(|_| TokenError::Hash("invalid argon2 parameters"))?;
+        Ok(Hasher { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) })
+    }
+
+    /// The PHC string of a token's hash, with a fresh random salt.
+    pub fn hash(&self, token: &Token) -> Result<String, TokenError> {
+        let mut salt_bytes = [0u8; 16];
+        getrandom::getrandom(&mut salt_bytes).map_err(|_| TokenError::Random)?;
+        let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| TokenError::Hash("salt"))?;
+        let hash = self
+            .argon2
+            .hash_password(token.expose().as_bytes(), &salt)
+            .map_err(|_| TokenError::Hash("argon2 failed"))?;
+        Ok(hash.to_string())
+    }
+
+    /// Whether `token` matches the stored PHC string (compared in constant time by argon2;
+    /// the cost parameters come from the stored string).
+    pub fn verify(&self, token: &Token, phc: &str) -> bool {
+        match PasswordHash::new(phc) {
+            Ok(parsed) => self.argon2.verify_password(token.expose().as_bytes(), &parsed).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_known_vectors_match() {
+        // Reference values from zlib.crc32.
+        let cases: &[(&str, u32)] = &[("", 0), ("a", 0xe8b7be43), ("123456789", 0xcbf43926)];
+        for (input, crc) in cases {
+            assert_eq!(crc32fast::hash(input.as_bytes()), *crc);
+        }
+        assert_eq!(&checksum(b""), b"000000");
+        // 0xcbf43926 = 3421780262, which is "3jZRME" in base62 (checked with Python).
+        assert_eq!(&checksum(b"123456789"), b"3jZRME");
+    }
+
+    #[test]
+    fn generate_then_parse_roundtrips() {
+        let t = Token::generate().unwrap();
+        assert_eq!(t.expose().len(), TOKEN_LEN);
+        let back = Token::parse(t.expose()).unwrap();
+        assert_eq!(back.id(), t.id());
+        assert!(is_valid_id(t.id()));
+    }
+
+    #[test]
+    fn parse_fixed_vector_accepts() {
+        let body = "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJ";
+        let token = format!("{body}{}", std::str::from_utf8(&checksum(body.as_bytes())).unwrap());
+        assert_eq!(Token::parse(&token).unwrap().id(), "AbCd1234");
+    }
+
+    #[test]
+    fn parse_wrong_checksum_is_rejected() {
+        let t = Token::generate().unwrap();
+        let mut s = t.expose().to_string();
+        let last = s.pop().unwrap();
+        s.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(Token::parse(&s).unwrap_err(), TokenError::Checksum);
+    }
+
+    #[test]
+    fn parse_malformed_is_rejected() {
+        for bad in ["", "atk_", "atk_short_x", "xtk_AbCd1234_0123456789abcdefghijABCDEFGHIJ000000",
+            "atk_AbCd123!_0123456789abcdefghijABCDEFGHIJ000000", "atk_AbCd1234-0123456789abcdefghijABCDEFGHIJ000000",
+            "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJ00000é"] {
+            assert_eq!(Token::parse(bad).unwrap_err(), TokenError::Shape, "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_secret() {
+        let t = Token::generate().unwrap();
+        let shown = format!("{t:?}");
+        assert!(shown.contains(t.id()));
+        assert!(!shown.contains(&t.expose()[13..]));
+    }
+
+    #[test]
+    fn hash_verify_accepts_only_same_token() {
+        let h = Hasher::new(Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap();
+        let t = Token::generate().unwrap();
+        let phc = h.hash(&t).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(!phc.contains(t.expose()));
+        assert!(h.verify(&t, &phc));
+        assert!(!h.verify(&Token::generate().unwrap(), &phc));
+        assert!(!h.verify(&t, "garbage"));
+    }
+}

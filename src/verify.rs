@@ -1,0 +1,140 @@
+//! The cold path: turning a token nobody has cached yet into a [`Verified`] entry.
+//!
+//! argon2 runs on blocking threads, at most `slots` at once, with a bounded queue; a token
+//! asked for concurrently is hashed once (single flight); and a token id that keeps failing
+//! gets at most [`FAILS_PER_ID_PER_SEC`] hashes a second, so a flood of wrong secrets for
+//! one id cannot take the CPU that cached traffic needs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::cache::{Cache, Fingerprint, Verified};
+use crate::store::Store;
+use crate::token::{Hasher, Token};
+
+/// Failed verifications allowed per token id per second before further secrets for that
+/// id are refused without hashing.
+pub const FAILS_PER_ID_PER_SEC: u32 = 4;
+/// Verifications that may wait for a hashing slot; past it, new ones are refused at once.
+const MAX_QUEUE: usize = 64;
+/// Ids tracked by the failure throttle at most.
+const MAX_THROTTLED: usize = 100_000;
+
+/// The result of a verification: `Ok(None)` means the token is not valid.
+pub type Outcome = Result<Option<Arc<Verified>>, VerifyError>;
+
+/// Why a verification could not decide.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VerifyError {
+    #[error("database: {0}")]
+    Store(String),
+    #[error("too many verifications waiting")]
+    Busy,
+    #[error("verification task failed")]
+    Task,
+}
+
+/// The verifier shared by every front end.
+pub struct Verifier {
+    store: Arc<Store>,
+    hasher: Hasher,
+    admin_group: String,
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    inflight: Mutex<HashMap<Fingerprint, Arc<OnceCell<Outcome>>>>,
+    throttle: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Both maps are updated by single inserts/removes that a panic cannot tear.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Verifier {
+    /// A verifier allowing `slots` concurrent hashes.
+    pub fn new(store: Arc<Store>, hasher: Hasher, admin_group: String, slots: usize) -> Verifier {
+        Verifier {
+            store,
+            hasher,
+            admin_group,
+            slots: Semaphore::new(slots.max(1)),
+            waiting: AtomicUsize::new(0),
+            inflight: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `token` (not in the cache) and caches a success.
+    pub async fn verify(&self, cache: &Cache, fp: Fingerprint, token: &Token, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+        let generation = cache.generation();
+        let cell = lock(&self.inflight).entry(fp).or_default().clone();
+        let outcome = cell.get_or_init(|| self.verify_once(token.clone(), now, metrics)).await.clone();
+        {
+            let mut inflight = lock(&self.inflight);
+            if inflight.get(&fp).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                inflight.remove(&fp);
+            }
+        }
+        if let Ok(Some(entry)) = &outcome {
+            cache.insert(fp, entry.clone(), generation);
+        }
+        outcome
+    }
+
+    fn throttled(&self, id: &str, now: i64) -> bool {
+        lock(&self.throttle).get(id).is_some_and(|&(sec, n)| sec == now && n >= FAILS_PER_ID_PER_SEC)
+    }
+
+    fn note_failure(&self, id: &str, now: i64) {
+        let mut t = lock(&self.throttle);
+        if t.len() >= MAX_THROTTLED {
+            t.retain(|_, (sec, _)| *sec == now);
+        }
+        let slot = t.entry(id.to_string()).or_insert((now, 0));
+        if slot.0 != now {
+            *slot = (now, 0);
+        }
+        slot.1 += 1;
+    }
+
+    async fn verify_once(&self, token: Token, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+        let store = self.store.clone();
+        let id = token.id().to_string();
+        let record = tokio::task::spawn_blocking(move || store.token(&id))
+            .await
+            .map_err(|_| VerifyError::Task)?
+            .map_err(|e| VerifyError::Store(e.to_string()))?;
+        let Some(record) = record else { return Ok(None) };
+        if self.throttled(&record.id, now) {
+            metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        let ok = self.hash_bounded(token, record.hash.clone(), metrics).await?;
+        if !ok {
+            self.note_failure(&record.id, now);
+            return Ok(None);
+        }
+        let group = self.admin_group.clone();
+        let owner = record.owner.clone();
+        let owner_admin = tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
+            .await
+            .map_err(|_| VerifyError::Task)?;
+        Ok(Some(Arc::new(Verified { id: record.id, owner: record.owner, expires_at: record.expires_at, owner_admin })))
+    }
+
+    async fn hash_bounded(&self, token: Token, phc: String, metrics: &crate::metrics::Metrics) -> Result<bool, VerifyError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUE {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
+            return Err(VerifyError::Busy);
+        }
+        let permit = self.slots.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| VerifyError::Task)?;
+        metrics.argon2_verifications.fetch_add(1, Ordering::Relaxed);
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.verify(&token, &phc)).await.map_err(|_| VerifyError::Task)
+    }
+}

@@ -1,0 +1,86 @@
+//! The `apitoken` command against a real daemon: every test starts `apitokend` through the
+//! harness and drives it only with the real `apitoken` binary (as root, as regular users
+//! through `runuser`, and as members of the admin group).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+#[path = "cli/access.rs"]
+mod access;
+#[path = "cli/audit.rs"]
+mod audit;
+#[path = "cli/networks.rs"]
+mod networks;
+#[path = "cli/reach.rs"]
+mod reach;
+#[path = "cli/tokens.rs"]
+mod tokens;
+#[path = "cli/validity.rs"]
+mod validity;
+
+use common::{stderr, Daemon};
+use serde_json::Value;
+use std::process::Output;
+
+/// The exit status, with the output in the failure message when there is none.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or_else(|| panic!("apitoken killed by a signal: {out:?}"))
+}
+
+/// Asserts the exit status, showing stdout and stderr when it differs.
+pub fn assert_code(out: &Output, want: i32) {
+    assert_eq!(
+        code(out),
+        want,
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+/// Asserts success and parses stdout as JSON.
+pub fn json(out: &Output) -> Value {
+    assert_code(out, 0);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The public id of a token (`atk_<id>_...`).
+pub fn token_id(token: &str) -> &str {
+    &token[4..12]
+}
+
+/// The secret part of a token: everything after the id, checksum included.
+pub fn secret_part(token: &str) -> &str {
+    &token[13..]
+}
+
+/// Creates a token with `apitoken create ARGS --json` as root and returns (token, object).
+pub fn create_json(d: &Daemon, args: &[&str]) -> (String, Value) {
+    let mut full = vec!["create", "--json"];
+    full.extend_from_slice(args);
+    let v = json(&d.cli(&full));
+    let token = v["token"].as_str().expect("create --json has a token").to_string();
+    (token, v)
+}
+
+/// Asserts that `v` is a token object with exactly the keys of SPEC section 6.
+pub fn assert_token_object(v: &Value) {
+    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
+    for key in ["id", "user", "name", "created", "created_by", "expires", "last_used", "last_ip", "state"] {
+        assert!(obj.contains_key(key), "token object lacks {key}: {v}");
+    }
+    assert!(!obj.contains_key("token"), "a listing must never carry the token: {v}");
+    assert!(matches!(obj["state"].as_str(), Some("active" | "expired")), "{v}");
+    let created = obj["created"].as_str().unwrap();
+    assert!(time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).is_ok());
+}
+
+/// Ids of a JSON array of token objects.
+pub fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}

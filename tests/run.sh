@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The project's one test command: bash tests/run.sh
+#
+# Run it as root on a Debian (bookworm or later) machine that has Rust and, ideally,
+# cargo-nextest. It installs the Debian packages the integration tests drive (nginx,
+# Apache with mod_authnz_external, libpam-wrapper, sshd, ...) when they are missing, then
+# checks formatting, runs clippy with warnings as errors, builds every binary and the PAM
+# module, and runs every test. It exits non-zero as soon as one step fails.
+#
+# The tests start their own nginx, Apache and sshd instances on their own ports and
+# sockets; installing the packages never starts the system services (policy-rc.d).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+# Runs one step under a header and names it if it fails.
+step() {
+    local title=$1
+    shift
+    section "$title"
+    if ! "$@"; then
+        printf '\n==== FAILED: %s ====\n' "$title" >&2
+        exit 1
+    fi
+}
+
+packages=(
+    nginx
+    apache2
+    libapache2-mod-authnz-external
+    pamtester
+    libpam-wrapper
+    libpam0g-dev
+    openssh-server
+    openssh-client
+    sshpass
+    wrk
+    sqlite3
+)
+
+install_packages() {
+    local missing=() pkg
+    for pkg in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        echo "all ${#packages[@]} packages present"
+        return 0
+    fi
+    if ((EUID != 0)); then
+        echo "missing Debian packages: ${missing[*]}; run this script as root to install them" >&2
+        return 1
+    fi
+    echo "installing: ${missing[*]}"
+    # Keep the packages' maintainer scripts from starting nginx, Apache or sshd on the
+    # system ports: invoke-rc.d asks policy-rc.d, and 101 means "action forbidden".
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        own_policy=1
+    fi
+    local status=0
+    DEBIAN_FRONTEND=noninteractive apt-get update -q || status=$?
+    if ((status == 0)); then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+            "${missing[@]}" || status=$?
+    fi
+    if ((own_policy)); then
+        rm -f "$policy"
+    fi
+    return "$status"
+}
+
+ensure_rust_components() {
+    if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+        return 0
+    fi
+    if command -v rustup >/dev/null 2>&1; then
+        rustup component add rustfmt clippy
+    else
+        echo "cargo fmt and cargo clippy are required (rustup component add rustfmt clippy)" >&2
+        return 1
+    fi
+}
+
+run_tests() {
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --workspace --no-fail-fast
+        # nextest does not run doctests.
+        cargo test --workspace --doc
+    else
+        echo "cargo-nextest not found; running cargo test"
+        cargo test --workspace --no-fail-fast
+    fi
+}
+
+if ((EUID != 0)); then
+    echo "warning: not running as root; tests that create accounts or start sshd will fail" >&2
+fi
+
+step "Debian packages" install_packages
+step "Rust components" ensure_rust_components
+step "Formatting (cargo fmt --check)" cargo fmt --all -- --check
+step "Lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
+step "Build (daemon, command line, Apache helper, PAM module)" cargo build --workspace
+step "Tests" run_tests
+
+section "All steps passed"
