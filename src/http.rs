@@ -68,7 +68,7 @@ pub fn client_addr(headers: &HeaderMap, peer: PeerAddr, trusted: &[IpNet]) -> Cl
     if believed {
         let forwarded = headers
             .get("x-real-ip")
-            .or_else(|| headers.get_all("x-forwarded-for").iter().last())
+            .or_else(|| headers.get_all("x-forwarded-for").iter().next_back())
             .map(|v| v.to_str().ok().and_then(|s| s.rsplit(',').next()).map(str::trim).and_then(|s| s.parse::<IpAddr>().ok()));
         match forwarded {
             Some(Some(ip)) => return ClientAddr::Ip(ip),
