@@ -8,6 +8,7 @@
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use crate::config::SyslogConfig;
 
@@ -110,10 +111,25 @@ pub enum Severity {
     Info = 6,
 }
 
+/// Where lines go: a non-blocking unbound datagram socket, the log socket path, the facility.
+struct Target {
+    sock: UnixDatagram,
+    path: PathBuf,
+    facility: u8,
+}
+
+fn target(cfg: &SyslogConfig) -> std::io::Result<Option<Target>> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    Ok(Some(Target { sock, path: cfg.socket.clone(), facility: facility_code(&cfg.facility).unwrap_or(10) }))
+}
+
 /// The syslog writer.
 pub struct Syslog {
-    socket: Option<(UnixDatagram, PathBuf)>,
-    facility: u8,
+    target: RwLock<Option<Target>>,
     pid: u32,
     /// Lines not delivered because the log socket was slow, full or gone.
     pub dropped: AtomicU64,
@@ -122,33 +138,28 @@ pub struct Syslog {
 }
 
 impl Syslog {
-    /// A writer for the configured socket; disabled writers count nothing and send nothing.
+    /// A writer for the configured socket; a disabled writer sends and counts nothing.
     pub fn new(cfg: &SyslogConfig) -> std::io::Result<Syslog> {
-        let socket = if cfg.enabled {
-            let sock = UnixDatagram::unbound()?;
-            sock.set_nonblocking(true)?;
-            Some((sock, cfg.socket.clone()))
-        } else {
-            None
-        };
-        Ok(Syslog {
-            socket,
-            facility: facility_code(&cfg.facility).unwrap_or(10),
-            pid: std::process::id(),
-            dropped: AtomicU64::new(0),
-            sent: AtomicU64::new(0),
-        })
+        Ok(Syslog { target: RwLock::new(target(cfg)?), pid: std::process::id(), dropped: AtomicU64::new(0), sent: AtomicU64::new(0) })
+    }
+
+    /// Points the writer at a new configuration (on reload); keeps the old one on error.
+    pub fn retarget(&self, cfg: &SyslogConfig) {
+        if let Ok(t) = target(cfg) {
+            *self.target.write().unwrap_or_else(|p| p.into_inner()) = t;
+        }
     }
 
     /// Sends one event; never blocks.
     pub fn emit(&self, event: &Event, severity: Severity) {
-        let Some((sock, path)) = &self.socket else { return };
+        let guard = self.target.read().unwrap_or_else(|p| p.into_inner());
+        let Some(t) = guard.as_ref() else { return };
         let stamp = time::OffsetDateTime::from_unix_timestamp(event.time).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let format = time::macros::format_description!("[month repr:short] [day padding:space] [hour]:[minute]:[second]");
         let stamp = stamp.format(&format).unwrap_or_default();
-        let pri = u32::from(self.facility) * 8 + severity as u32;
+        let pri = u32::from(t.facility) * 8 + severity as u32;
         let line = format!("<{pri}>{stamp} apitokend[{}]: {}", self.pid, event.to_line());
-        match sock.send_to(line.as_bytes(), path) {
+        match t.sock.send_to(line.as_bytes(), &t.path) {
             Ok(_) => self.sent.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.dropped.fetch_add(1, Ordering::Relaxed),
         };

@@ -124,7 +124,7 @@ pub struct Engine {
     pub syslog: Syslog,
     pub metrics: Metrics,
     pub last_used: LastUsedBuffer,
-    pub config: Config,
+    config: RwLock<Arc<Config>>,
     password_slots: Semaphore,
     pub started: Instant,
 }
@@ -142,7 +142,7 @@ impl Engine {
         let hasher = crate::token::Hasher::new(config.argon2)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Engine {
-            verifier: Verifier::new(store.clone(), hasher, config.admin_group.clone(), cores.div_ceil(2)),
+            verifier: Verifier::new(store.clone(), hasher, cores.div_ceil(2)),
             cache: Cache::new(std::time::Duration::from_secs(config.cache.ttl_seconds), config.cache.max_entries)?,
             syslog: Syslog::new(&config.syslog)?,
             settings: RwLock::new(Arc::new(settings)),
@@ -152,8 +152,37 @@ impl Engine {
             password_slots: Semaphore::new(4),
             started: Instant::now(),
             store,
-            config,
+            config: RwLock::new(Arc::new(config)),
         })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies a re-read configuration file. Returns the keys whose change only takes
+    /// effect after a restart (directories, listeners, cache size).
+    pub fn reload(&self, new: Config) -> Vec<&'static str> {
+        let old = self.config();
+        let mut restart = Vec::new();
+        let checks = [
+            ("state_dir", old.state_dir != new.state_dir),
+            ("runtime_dir", old.runtime_dir != new.runtime_dir),
+            ("http.listen", old.http.listen != new.http.listen),
+            ("http.socket_group", old.http.socket_group != new.http.socket_group),
+            ("cache", old.cache != new.cache),
+        ];
+        for (key, changed) in checks {
+            if changed {
+                restart.push(key);
+            }
+        }
+        self.syslog.retarget(&new.syslog);
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+        // Admin membership and password rules may have changed: re-verify everything.
+        self.cache.clear();
+        restart
     }
 
     /// The settings in force.
@@ -173,8 +202,9 @@ impl Engine {
         let started = Instant::now();
         let now = now();
         let settings = self.settings();
-        let (decision, user) = self.judge(req, &settings, now).await;
-        self.account(req, &settings, &decision, &user, now);
+        let config = self.config();
+        let (decision, user) = self.judge(req, &settings, &config, now).await;
+        self.account(req, &settings, &config, &decision, &user, now);
         let index = match decision {
             Decision::Allow { .. } => 0,
             Decision::Unauthorized(_) => 1,
@@ -186,7 +216,7 @@ impl Engine {
         decision
     }
 
-    async fn judge(&self, req: &AuthRequest<'_>, s: &Settings, now: i64) -> (Decision, String) {
+    async fn judge(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config, now: i64) -> (Decision, String) {
         let claimed = req.user.to_string();
         let allowed = match req.addr {
             ClientAddr::Local => true,
@@ -201,8 +231,8 @@ impl Engine {
         }
         let token = std::str::from_utf8(req.secret).ok().and_then(|t| Token::parse(t).ok());
         match token {
-            Some(token) => self.judge_token(req, &token, s, now).await,
-            None => (self.judge_password(req, s).await, claimed),
+            Some(token) => self.judge_token(req, &token, s, config, now).await,
+            None => (self.judge_password(req, s, config).await, claimed),
         }
     }
 
@@ -215,12 +245,12 @@ impl Engine {
         }
     }
 
-    async fn judge_token(&self, req: &AuthRequest<'_>, token: &Token, s: &Settings, now: i64) -> (Decision, String) {
+    async fn judge_token(&self, req: &AuthRequest<'_>, token: &Token, s: &Settings, config: &Config, now: i64) -> (Decision, String) {
         let claimed = req.user.to_string();
         let fp = self.cache.fingerprint(token);
         let entry: Arc<Verified> = match self.cache.get(&fp) {
             Some(e) => e,
-            None => match self.verifier.verify(&self.cache, fp, token, now, &self.metrics).await {
+            None => match self.verifier.verify(&self.cache, fp, token, &config.admin_group, now, &self.metrics).await {
                 Ok(Some(e)) => e,
                 Ok(None) => return (Self::wrong(s, Reason::InvalidToken), claimed),
                 Err(e) => {
@@ -251,7 +281,7 @@ impl Engine {
         (Decision::Allow { user: entry.owner.clone(), token_id: Some(entry.id.clone()) }, entry.owner.clone())
     }
 
-    async fn judge_password(&self, req: &AuthRequest<'_>, s: &Settings) -> Decision {
+    async fn judge_password(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config) -> Decision {
         if !s.password_auth {
             return Decision::Forbidden(Reason::PasswordDisabled);
         }
@@ -261,12 +291,12 @@ impl Engine {
         if req.via == Via::Pam {
             return Decision::Ignore;
         }
-        if self.config.password.backend == PasswordBackend::None {
+        if config.password.backend == PasswordBackend::None {
             return Decision::Unauthorized(Reason::BadPassword);
         }
         let Ok(_permit) = self.password_slots.acquire().await else { return Decision::Error };
         self.metrics.password_checks.fetch_add(1, Ordering::Relaxed);
-        let service = self.config.password.pam_service.clone();
+        let service = config.password.pam_service.clone();
         let user = req.user.to_string();
         let secret = zeroize::Zeroizing::new(req.secret.to_vec());
         let rhost = match req.addr {
@@ -282,7 +312,7 @@ impl Engine {
     }
 
     /// Emits the decision's event, counts failures and persists lockout changes.
-    fn account(&self, req: &AuthRequest<'_>, s: &Settings, d: &Decision, user: &str, now: i64) {
+    fn account(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config, d: &Decision, user: &str, now: i64) {
         let ip = match req.addr {
             ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
             ClientAddr::Unknown => "unknown".into(),
@@ -291,7 +321,7 @@ impl Engine {
         let shown_user = if user.is_empty() { "-" } else { user };
         let reason = match d {
             Decision::Allow { token_id, .. } => {
-                if self.config.syslog.log_success {
+                if config.syslog.log_success {
                     let method = if token_id.is_some() { "token" } else { "password" };
                     let e = Event::new("auth.success", now)
                         .with("user", shown_user)

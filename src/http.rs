@@ -111,11 +111,12 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
     let malformed = Credential { kind: Kind::Bearer, user: String::new(), secret: Zeroizing::new(Vec::new()) };
     let cred = parse_authorization(value.as_bytes()).unwrap_or(malformed);
     let request = format!("{} {}", header_text(headers, "x-original-method"), header_text(headers, "x-original-uri"));
+    let config = engine.config();
     let req = AuthRequest {
         kind: cred.kind,
         user: &cred.user,
         secret: &cred.secret,
-        addr: client_addr(headers, peer, &engine.config.http.trusted_proxies),
+        addr: client_addr(headers, peer, &config.http.trusted_proxies),
         via: Via::Http,
         service: "http",
         request: request.trim(),
@@ -145,7 +146,7 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
 
 fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
     let mut r = respond(StatusCode::UNAUTHORIZED, "");
-    let challenge = format!("Basic realm=\"{}\"", engine.config.realm);
+    let challenge = format!("Basic realm=\"{}\"", engine.config().realm);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         r.headers_mut().insert(WWW_AUTHENTICATE, v);
     }

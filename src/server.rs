@@ -117,9 +117,24 @@ pub fn notify(state: &str) {
     };
 }
 
-/// Runs the daemon on `listeners` until `shutdown` resolves, then lets requests in flight
-/// finish (up to 10 s) and writes pending last-used data.
-pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+/// What the signal handlers ask of a running daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Re-read the configuration file (SIGHUP).
+    Reload,
+    /// Finish requests in flight and exit (SIGTERM, SIGINT).
+    Shutdown,
+}
+
+/// Runs the daemon on `listeners` until a [`Control::Shutdown`] arrives (or the channel
+/// closes), then lets requests in flight finish (up to 10 s) and writes pending last-used
+/// data. [`Control::Reload`] re-reads `config_path`; a broken file is reported and ignored.
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    listeners: Listeners,
+    mut control: tokio::sync::mpsc::Receiver<Control>,
+) -> Result<(), ServerError> {
     let store = Arc::new(Store::open(&config.state_dir.join("tokens.db"))?);
     let engine = Arc::new(Engine::new(config, store)?);
     let graceful = Arc::new(GracefulShutdown::new());
@@ -137,7 +152,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     tasks.push(tokio::spawn(accept_simple(admin, engine.clone(), alive.clone(), |e, s| Box::pin(crate::admin::serve(e, s)))));
     tasks.push(tokio::spawn(flush_last_used(engine.clone())));
     notify("READY=1");
-    shutdown.await;
+    while let Some(Control::Reload) = control.recv().await {
+        reload(&engine, config_path.as_deref());
+    }
     notify("STOPPING=1");
     for t in &tasks {
         t.abort();
@@ -287,25 +304,44 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
-        let shutdown = async move {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
             loop {
-                tokio::select! {
-                    _ = term.recv() => break,
-                    _ = int.recv() => break,
-                    _ = hup.recv() => check_reload(config_path.as_deref()),
+                let control = tokio::select! {
+                    _ = term.recv() => Control::Shutdown,
+                    _ = int.recv() => Control::Shutdown,
+                    _ = hup.recv() => Control::Reload,
+                };
+                if tx.send(control).await.is_err() {
+                    break;
                 }
             }
-        };
-        run(config, listeners, shutdown).await
+        });
+        run(config, config_path, listeners, rx).await
     })
 }
 
-/// Validates the configuration file on SIGHUP.
-fn check_reload(path: Option<&Path>) {
+/// Re-reads the configuration file on SIGHUP; a broken file changes nothing.
+fn reload(engine: &Engine, path: Option<&Path>) {
     notify("RELOADING=1");
+    let now = crate::engine::now();
     match Config::load(path) {
-        Ok(_) => eprintln!("apitokend: configuration re-read; settings changed in the file apply after a restart"),
-        Err(e) => eprintln!("apitokend: reload refused, the running configuration stays in force: {e}"),
+        Ok(config) => {
+            let restart = engine.reload(config);
+            let mut event = crate::audit::Event::new("config.reload", now).with("result", "ok");
+            if !restart.is_empty() {
+                event.push("restart_needed", restart.join(","));
+                eprintln!("apitokend: configuration reloaded; restart to apply: {}", restart.join(", "));
+            } else {
+                eprintln!("apitokend: configuration reloaded");
+            }
+            engine.syslog.emit(&event, crate::audit::Severity::Info);
+        }
+        Err(e) => {
+            eprintln!("apitokend: reload refused, the running configuration stays in force: {e}");
+            let event = crate::audit::Event::new("config.reload", now).with("result", "refused").with("error", e.to_string());
+            engine.syslog.emit(&event, crate::audit::Severity::Warning);
+        }
     }
     notify("READY=1");
 }

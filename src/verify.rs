@@ -40,7 +40,6 @@ pub enum VerifyError {
 pub struct Verifier {
     store: Arc<Store>,
     hasher: Hasher,
-    admin_group: String,
     slots: Semaphore,
     waiting: AtomicUsize,
     inflight: Mutex<HashMap<Fingerprint, Arc<OnceCell<Outcome>>>>,
@@ -54,11 +53,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Verifier {
     /// A verifier allowing `slots` concurrent hashes.
-    pub fn new(store: Arc<Store>, hasher: Hasher, admin_group: String, slots: usize) -> Verifier {
+    pub fn new(store: Arc<Store>, hasher: Hasher, slots: usize) -> Verifier {
         Verifier {
             store,
             hasher,
-            admin_group,
             slots: Semaphore::new(slots.max(1)),
             waiting: AtomicUsize::new(0),
             inflight: Mutex::new(HashMap::new()),
@@ -67,10 +65,10 @@ impl Verifier {
     }
 
     /// Verifies `token` (not in the cache) and caches a success.
-    pub async fn verify(&self, cache: &Cache, fp: Fingerprint, token: &Token, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+    pub async fn verify(&self, cache: &Cache, fp: Fingerprint, token: &Token, admin_group: &str, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
         let generation = cache.generation();
         let cell = lock(&self.inflight).entry(fp).or_default().clone();
-        let outcome = cell.get_or_init(|| self.verify_once(token.clone(), now, metrics)).await.clone();
+        let outcome = cell.get_or_init(|| self.verify_once(token.clone(), admin_group.to_string(), now, metrics)).await.clone();
         {
             let mut inflight = lock(&self.inflight);
             if inflight.get(&fp).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
@@ -99,7 +97,7 @@ impl Verifier {
         slot.1 += 1;
     }
 
-    async fn verify_once(&self, token: Token, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+    async fn verify_once(&self, token: Token, group: String, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
         let store = self.store.clone();
         let id = token.id().to_string();
         let record = tokio::task::spawn_blocking(move || store.token(&id))
@@ -116,7 +114,6 @@ impl Verifier {
             self.note_failure(&record.id, now);
             return Ok(None);
         }
-        let group = self.admin_group.clone();
         let owner = record.owner.clone();
         let owner_admin = tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
             .await

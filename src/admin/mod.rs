@@ -65,7 +65,7 @@ pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
         Ok(Ok(env)) => {
             let uid = cred.uid();
             let task = tokio::task::spawn_blocking(move || {
-                let peer: Peer = crate::peer::identify(uid, &engine.config.admin_group);
+                let peer: Peer = crate::peer::identify(uid, &engine.config().admin_group);
                 ops::dispatch(&engine, &peer, env.request)
             });
             match task.await {

@@ -121,7 +121,7 @@ fn create(engine: &Engine, peer: &Peer, name: Option<String>, expires: Option<St
     }
     let now_t = OffsetDateTime::now_utc();
     let expires_at = settings.expiry_for(expires.as_deref(), now_t).map_err(|e| Failure::invalid(e.0))?.map(|t| t.unix_timestamp());
-    let hasher = crate::token::Hasher::new(engine.config.argon2).map_err(|e| Failure::invalid(e.to_string()))?;
+    let hasher = crate::token::Hasher::new(engine.config().argon2).map_err(|e| Failure::invalid(e.to_string()))?;
     // Ids are random; retry on the (astronomically unlikely) collision.
     for _ in 0..3 {
         let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
@@ -303,7 +303,7 @@ fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {
     let invalid = |reason: &str| to_value(VerifyResult { valid: false, user: None, token_id: None, reason: Some(reason.into()) });
     let Ok(token) = Token::parse(token.0.trim()) else { return invalid("invalid_token") };
     let Some(record) = engine.store.token(token.id())? else { return invalid("invalid_token") };
-    let hasher = crate::token::Hasher::new(engine.config.argon2).map_err(|e| Failure::invalid(e.to_string()))?;
+    let hasher = crate::token::Hasher::new(engine.config().argon2).map_err(|e| Failure::invalid(e.to_string()))?;
     if !hasher.verify(&token, &record.hash) {
         return invalid("invalid_token");
     }
@@ -312,7 +312,7 @@ fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {
         Some("expired")
     } else if user.as_ref().is_some_and(|u| *u != record.owner) {
         Some("wrong_user")
-    } else if settings.admin_only_create && !settings.regular_users_use_tokens && !crate::peer::is_admin_account(&record.owner, &engine.config.admin_group) {
+    } else if settings.admin_only_create && !settings.regular_users_use_tokens && !crate::peer::is_admin_account(&record.owner, &engine.config().admin_group) {
         Some("owner_not_allowed")
     } else if engine.lockout.is_locked(&record.owner, now()) {
         Some("locked")

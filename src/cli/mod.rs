@@ -164,10 +164,10 @@ fn plan(command: Command) -> Result<(Request, View), CliError> {
             (Request::Create { name: a.name, expires: a.expires, user: a.user }, View::Token)
         }
         Command::List(a) => (Request::List { user: a.user, all: a.all }, View::TokenList),
-        Command::Show { id } => (Request::Show { id }, View::Token),
+        Command::Show { id } => (Request::Show { id: id_of(id) }, View::Token),
         Command::Delete(a) => match (a.all, a.user) {
             (true, Some(user)) => (Request::DeleteAll { user }, View::DeletedAll),
-            _ => (Request::Delete { ids: a.ids }, View::Deleted),
+            _ => (Request::Delete { ids: a.ids.into_iter().map(id_of).collect() }, View::Deleted),
         },
         Command::Settings { action: None } => (Request::Settings, View::Settings),
         Command::Settings { action: Some(SettingsAction::Set { key, value }) } => {
@@ -191,6 +191,16 @@ fn plan(command: Command) -> Result<(Request, View), CliError> {
         }
         Command::Status => (Request::Status, View::Status),
     })
+}
+
+/// The id of a whole token pasted where an id is expected (`apitoken revoke atk_…`), so the
+/// secret part never leaves this process; anything else is passed on as given.
+fn id_of(arg: String) -> String {
+    let arg = Zeroizing::new(arg);
+    match arg.strip_prefix("atk_") {
+        Some(rest) if rest.as_bytes().get(8) == Some(&b'_') => rest[..8].to_string(),
+        _ => arg.to_string(),
+    }
 }
 
 fn allow_ip(action: AllowIpAction) -> Request {
@@ -272,6 +282,14 @@ mod tests {
         });
         assert_eq!(down.exit_status(), 69);
         assert!(down.message("list").contains("/s") && down.message("list").contains("--socket"));
+    }
+
+    #[test]
+    fn id_of_whole_token_keeps_only_the_id() {
+        assert_eq!(id_of("atk_AbCd1234_secretsecretsecretsecretsecretse0a1b2c".into()), "AbCd1234");
+        assert_eq!(id_of("atk_AbCd1234_".into()), "AbCd1234");
+        assert_eq!(id_of("AbCd1234".into()), "AbCd1234");
+        assert_eq!(id_of("atk_short".into()), "atk_short");
     }
 
     #[test]
