@@ -234,12 +234,14 @@ impl Config {
     }
 }
 
-/// " (line N)" for a TOML error span, so the message points at the offending line.
+/// " (line N: `text`)" for a TOML error span, so the message shows the offending key.
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(r) => format!(" (line {})", text[..r.start.min(text.len())].lines().count().max(1)),
-        None => String::new(),
-    }
+    let Some(r) = span else { return String::new() };
+    let start = r.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+    let shown: String = line.chars().take(80).collect();
+    format!(" (line {line_no}: `{shown}`)")
 }
 
 #[cfg(test)]

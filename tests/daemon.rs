@@ -1,0 +1,139 @@
+//! The daemon's life cycle through its real binary: configuration errors, socket files
+//! and modes, stale sockets after a crash, SIGTERM, SIGHUP reload, and the check socket.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{stdout, Daemon};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// One raw HTTP/1.1 request on a Unix socket; returns the whole response text.
+fn http(sock: &Path, request: &str) -> String {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn get_auth(sock: &Path, extra: &str) -> String {
+    http(sock, &format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"))
+}
+
+fn daemon_with(config: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, config).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_apitokend")).arg("--config").arg(&path).arg("--check-config").output().unwrap()
+}
+
+#[test]
+fn config_unknown_or_bad_key_is_named_and_refused() {
+    let cases = [
+        ("[cache]\nttl = 5\n", "ttl"),
+        ("colour = \"red\"\n", "colour"),
+        ("[syslog]\nfacility = \"kern9\"\n", "syslog.facility"),
+        ("[argon2]\niterations = 0\n", "argon2.iterations"),
+        ("[password]\nbackend = \"ldap\"\n", "ldap"),
+        ("[http]\nlisten = [\"localhost\"]\n", "http.listen"),
+        ("state_dir = 5\n", "state_dir"),
+    ];
+    for (text, key) in cases {
+        let out = daemon_with(text);
+        assert_eq!(out.status.code(), Some(78), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "error for {text:?} does not name {key}: {err}");
+    }
+    let out = daemon_with("realm = \"x\"\n[cache]\nttl_seconds = 5\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn config_unreadable_file_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_apitokend")).args(["--config", "/nonexistent/apitokend.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/apitokend.toml"));
+}
+
+#[test]
+fn start_creates_sockets_and_database_with_modes() {
+    let d = Daemon::start();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.http_sock()), 0o666);
+    assert_eq!(mode(&d.check_sock()), 0o666);
+    assert_eq!(mode(&d.admin_sock()), 0o666);
+    assert_eq!(mode(&d.runtime), 0o755);
+    assert_eq!(mode(&d.state), 0o700);
+    assert_eq!(mode(&d.db_path()), 0o600);
+}
+
+#[test]
+fn restart_after_kill_replaces_stale_sockets_and_keeps_tokens() {
+    let mut d = Daemon::start();
+    let token = d.create_token("carol");
+    d.kill();
+    assert!(d.http_sock().exists(), "a killed daemon leaves its socket files");
+    d.restart();
+    let resp = get_auth(&d.http_sock(), &format!("Authorization: Bearer {token}\r\n"));
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+}
+
+#[test]
+fn second_daemon_on_same_sockets_is_refused() {
+    let d = Daemon::start();
+    let out = Command::new(env!("CARGO_BIN_EXE_apitokend")).arg("--config").arg(&d.config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by a running apitokend"));
+    // The first daemon still serves.
+    assert!(get_auth(&d.http_sock(), "").starts_with("HTTP/1.1 401"));
+}
+
+#[test]
+fn sigterm_exits_zero() {
+    let mut d = Daemon::start();
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn sighup_applies_realm_and_refuses_broken_file() {
+    let d = Daemon::start();
+    assert!(get_auth(&d.http_sock(), "").contains("realm=\"apitokend\""));
+    std::fs::write(&d.config, format!("realm = \"Build farm\"\n{}", common::base_config(d.dir.path()))).unwrap();
+    d.signal("HUP");
+    assert!(common::eventually(Duration::from_secs(5), || get_auth(&d.http_sock(), "").contains("realm=\"Build farm\"")));
+    std::fs::write(&d.config, "realm = \"Broken\"\nnot_a_key = 1\n").unwrap();
+    d.signal("HUP");
+    let line = d.wait_syslog(&["event=config.reload", "result=refused"]);
+    assert!(line.contains("not_a_key"), "{line}");
+    let resp = get_auth(&d.http_sock(), "");
+    assert!(resp.contains("realm=\"Build farm\""), "the running configuration must stay: {resp}");
+}
+
+#[test]
+fn health_and_metrics_answer() {
+    let d = Daemon::start();
+    let health = http(&d.http_sock(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"), "{health}");
+    get_auth(&d.http_sock(), "Authorization: Bearer nope\r\n");
+    let metrics = http(&d.http_sock(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(metrics.contains("apitokend_requests_total{result=\"unauthorized\"} 1"), "{metrics}");
+    assert!(metrics.contains("apitokend_decision_seconds_bucket"), "{metrics}");
+}
+
+#[test]
+fn cli_status_reports_counts() {
+    let d = Daemon::start();
+    d.create_token("dave");
+    let out = d.cli(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["tokens"], 1);
+    assert_eq!(v["users"], 1);
+    assert!(v["version"].is_string());
+}
