@@ -23,7 +23,11 @@ pub struct Event {
 
 impl Event {
     pub fn new(name: &'static str, time: i64) -> Event {
-        Event { name, time, fields: Vec::new() }
+        Event {
+            name,
+            time,
+            fields: Vec::new(),
+        }
     }
 
     /// Appends a field.
@@ -39,13 +43,19 @@ impl Event {
 
     /// The value of a field.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The fields as a JSON object (stored in the audit table).
     pub fn fields_json(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> =
-            self.fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .collect();
         serde_json::Value::Object(map).to_string()
     }
 
@@ -65,7 +75,9 @@ impl Event {
 /// Quotes a value when it is empty or holds spaces, quotes, backslashes or `=`;
 /// control characters are always escaped.
 pub fn quote(v: &str) -> String {
-    let plain = !v.is_empty() && v.chars().all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '"' | '\\' | '='));
+    let plain = !v.is_empty()
+        && v.chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '"' | '\\' | '='));
     if plain {
         return v.to_string();
     }
@@ -124,7 +136,11 @@ fn target(cfg: &SyslogConfig) -> std::io::Result<Option<Target>> {
     }
     let sock = UnixDatagram::unbound()?;
     sock.set_nonblocking(true)?;
-    Ok(Some(Target { sock, path: cfg.socket.clone(), facility: facility_code(&cfg.facility).unwrap_or(10) }))
+    Ok(Some(Target {
+        sock,
+        path: cfg.socket.clone(),
+        facility: facility_code(&cfg.facility).unwrap_or(10),
+    }))
 }
 
 /// The syslog writer.
@@ -140,7 +156,12 @@ pub struct Syslog {
 impl Syslog {
     /// A writer for the configured socket; a disabled writer sends and counts nothing.
     pub fn new(cfg: &SyslogConfig) -> std::io::Result<Syslog> {
-        Ok(Syslog { target: RwLock::new(target(cfg)?), pid: std::process::id(), dropped: AtomicU64::new(0), sent: AtomicU64::new(0) })
+        Ok(Syslog {
+            target: RwLock::new(target(cfg)?),
+            pid: std::process::id(),
+            dropped: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+        })
     }
 
     /// Points the writer at a new configuration (on reload); keeps the old one on error.
@@ -154,11 +175,18 @@ impl Syslog {
     pub fn emit(&self, event: &Event, severity: Severity) {
         let guard = self.target.read().unwrap_or_else(|p| p.into_inner());
         let Some(t) = guard.as_ref() else { return };
-        let stamp = time::OffsetDateTime::from_unix_timestamp(event.time).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let format = time::macros::format_description!("[month repr:short] [day padding:space] [hour]:[minute]:[second]");
+        let stamp = time::OffsetDateTime::from_unix_timestamp(event.time)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let format = time::macros::format_description!(
+            "[month repr:short] [day padding:space] [hour]:[minute]:[second]"
+        );
         let stamp = stamp.format(&format).unwrap_or_default();
         let pri = u32::from(t.facility) * 8 + severity as u32;
-        let line = format!("<{pri}>{stamp} apitokend[{}]: {}", self.pid, event.to_line());
+        let line = format!(
+            "<{pri}>{stamp} apitokend[{}]: {}",
+            self.pid,
+            event.to_line()
+        );
         match t.sock.send_to(line.as_bytes(), &t.path) {
             Ok(_) => self.sent.fetch_add(1, Ordering::Relaxed),
             Err(_) => self.dropped.fetch_add(1, Ordering::Relaxed),
@@ -172,9 +200,14 @@ mod tests {
 
     #[test]
     fn to_line_quotes_spaces_and_escapes_injection() {
-        let e = Event::new("token.create", 0).with("actor", "root").with("name", "my ci\nevent=forged x=\"y\"");
+        let e = Event::new("token.create", 0)
+            .with("actor", "root")
+            .with("name", "my ci\nevent=forged x=\"y\"");
         let line = e.to_line();
-        assert_eq!(line, r#"event=token.create actor=root name="my ci\nevent=forged x=\"y\"""#);
+        assert_eq!(
+            line,
+            r#"event=token.create actor=root name="my ci\nevent=forged x=\"y\"""#
+        );
         assert!(!line.contains('\n'));
     }
 
@@ -187,7 +220,10 @@ mod tests {
 
     #[test]
     fn emit_gone_socket_is_counted_not_blocking() {
-        let cfg = SyslogConfig { socket: "/nonexistent/log".into(), ..SyslogConfig::default() };
+        let cfg = SyslogConfig {
+            socket: "/nonexistent/log".into(),
+            ..SyslogConfig::default()
+        };
         let log = Syslog::new(&cfg).unwrap();
         log.emit(&Event::new("auth.failure", 0), Severity::Notice);
         assert_eq!(log.dropped.load(Ordering::Relaxed), 1);
@@ -198,14 +234,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let rx = UnixDatagram::bind(&path).unwrap();
-        let cfg = SyslogConfig { socket: path, facility: "authpriv".into(), ..SyslogConfig::default() };
+        let cfg = SyslogConfig {
+            socket: path,
+            facility: "authpriv".into(),
+            ..SyslogConfig::default()
+        };
         let log = Syslog::new(&cfg).unwrap();
-        log.emit(&Event::new("failures.reset", 0).with("actor", "root").with("user", "bob"), Severity::Info);
+        log.emit(
+            &Event::new("failures.reset", 0)
+                .with("actor", "root")
+                .with("user", "bob"),
+            Severity::Info,
+        );
         let mut buf = [0u8; 512];
         let n = rx.recv(&mut buf).unwrap();
         let text = String::from_utf8_lossy(&buf[..n]);
         assert!(text.starts_with("<86>"), "{text}");
         assert!(text.contains(" apitokend["), "{text}");
-        assert!(text.ends_with("]: event=failures.reset actor=root user=bob"), "{text}");
+        assert!(
+            text.ends_with("]: event=failures.reset actor=root user=bob"),
+            "{text}"
+        );
     }
 }

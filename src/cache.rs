@@ -86,7 +86,11 @@ impl Cache {
             }
             None => None,
         };
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -108,7 +112,13 @@ impl Cache {
                 map.clear();
             }
         }
-        map.insert(fp, Slot { entry, inserted: Instant::now() });
+        map.insert(
+            fp,
+            Slot {
+                entry,
+                inserted: Instant::now(),
+            },
+        );
     }
 
     /// Drops every entry of the given token ids (a deletion).
@@ -141,7 +151,12 @@ mod tests {
     use super::*;
 
     fn entry(id: &str) -> Arc<Verified> {
-        Arc::new(Verified { id: id.into(), owner: "alice".into(), expires_at: None, owner_admin: false })
+        Arc::new(Verified {
+            id: id.into(),
+            owner: "alice".into(),
+            expires_at: None,
+            owner_admin: false,
+        })
     }
 
     #[test]
@@ -179,7 +194,10 @@ mod tests {
     #[test]
     fn fingerprint_is_keyed_per_cache() {
         let t = Token::generate().unwrap();
-        let (c1, c2) = (Cache::new(Duration::from_secs(1), 1).unwrap(), Cache::new(Duration::from_secs(1), 1).unwrap());
+        let (c1, c2) = (
+            Cache::new(Duration::from_secs(1), 1).unwrap(),
+            Cache::new(Duration::from_secs(1), 1).unwrap(),
+        );
         assert_ne!(c1.fingerprint(&t), c2.fingerprint(&t));
     }
 

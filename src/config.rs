@@ -12,11 +12,18 @@ pub const DEFAULT_PATH: &str = "/etc/apitokend/apitokend.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: {key}: {message}")]
-    Value { path: PathBuf, key: &'static str, message: String },
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
 }
 
 /// The daemon's whole configuration with defaults applied.
@@ -93,7 +100,10 @@ impl Default for HttpConfig {
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        PasswordConfig { backend: PasswordBackend::Pam, pam_service: "apitokend".into() }
+        PasswordConfig {
+            backend: PasswordBackend::Pam,
+            pam_service: "apitokend".into(),
+        }
     }
 }
 
@@ -110,13 +120,20 @@ impl Default for SyslogConfig {
 
 impl Default for Argon2Config {
     fn default() -> Self {
-        Argon2Config { memory_kib: 19456, iterations: 2, parallelism: 1 }
+        Argon2Config {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { ttl_seconds: 60, max_entries: 100_000 }
+        CacheConfig {
+            ttl_seconds: 60,
+            max_entries: 100_000,
+        }
     }
 }
 
@@ -143,7 +160,10 @@ struct RawConfig {
 /// The user-dependent default directories of SPEC §2.
 pub fn default_dirs(uid: u32, env: &dyn Fn(&str) -> Option<String>) -> (PathBuf, PathBuf) {
     if uid == 0 {
-        return (PathBuf::from("/var/lib/apitokend"), PathBuf::from("/run/apitokend"));
+        return (
+            PathBuf::from("/var/lib/apitokend"),
+            PathBuf::from("/run/apitokend"),
+        );
     }
     let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
     let state = match (nonempty("XDG_STATE_HOME"), nonempty("HOME")) {
@@ -166,8 +186,10 @@ impl Config {
             None if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
             None => return Config::parse("", Path::new("(defaults)")),
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Config::parse(&text, &path)
     }
 
@@ -201,22 +223,34 @@ impl Config {
             message,
         };
         if crate::audit::facility_code(&self.syslog.facility).is_none() {
-            return Err(bad("syslog.facility", format!(
-                "unknown facility {:?}; use auth, authpriv, daemon, user or local0..local7",
-                self.syslog.facility
-            )));
+            return Err(bad(
+                "syslog.facility",
+                format!(
+                    "unknown facility {:?}; use auth, authpriv, daemon, user or local0..local7",
+                    self.syslog.facility
+                ),
+            ));
         }
         if self.realm.contains('"') || self.realm.chars().any(char::is_control) {
-            return Err(bad("realm", "must not contain quotes or control characters".into()));
+            return Err(bad(
+                "realm",
+                "must not contain quotes or control characters".into(),
+            ));
         }
         for addr in &self.http.listen {
             if addr.parse::<std::net::SocketAddr>().is_err() {
-                return Err(bad("http.listen", format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\"")));
+                return Err(bad(
+                    "http.listen",
+                    format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\""),
+                ));
             }
         }
         let a = self.argon2;
         if !(8..=4 * 1024 * 1024).contains(&a.memory_kib) || a.memory_kib < 8 * a.parallelism {
-            return Err(bad("argon2.memory_kib", "must be 8×parallelism to 4194304".into()));
+            return Err(bad(
+                "argon2.memory_kib",
+                "must be 8×parallelism to 4194304".into(),
+            ));
         }
         if !(1..=100).contains(&a.iterations) {
             return Err(bad("argon2.iterations", "must be 1 to 100".into()));
@@ -271,11 +305,17 @@ mod tests {
 
     #[test]
     fn parse_bad_value_names_key() {
-        let err = parse("[syslog]\nfacility = \"kern2\"\n").unwrap_err().to_string();
+        let err = parse("[syslog]\nfacility = \"kern2\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("syslog.facility"), "{err}");
-        let err = parse("[password]\nbackend = \"ldap\"\n").unwrap_err().to_string();
+        let err = parse("[password]\nbackend = \"ldap\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ldap") || err.contains("backend"), "{err}");
-        let err = parse("[http]\nlisten = [\"nope\"]\n").unwrap_err().to_string();
+        let err = parse("[http]\nlisten = [\"nope\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("http.listen"), "{err}");
     }
 
@@ -286,9 +326,15 @@ mod tests {
             "XDG_RUNTIME_DIR" => Some("/r".to_string()),
             _ => None,
         };
-        assert_eq!(default_dirs(1000, &env), ("/s/apitokend".into(), "/r/apitokend".into()));
+        assert_eq!(
+            default_dirs(1000, &env),
+            ("/s/apitokend".into(), "/r/apitokend".into())
+        );
         let none = |_: &str| None;
-        assert_eq!(default_dirs(1000, &none).1, PathBuf::from("/tmp/apitokend-1000"));
+        assert_eq!(
+            default_dirs(1000, &none).1,
+            PathBuf::from("/tmp/apitokend-1000")
+        );
         assert_eq!(default_dirs(0, &env).0, PathBuf::from("/var/lib/apitokend"));
     }
 }

@@ -32,7 +32,8 @@ pub struct Credential {
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
 /// Parses `Basic base64(user:secret)` or `Bearer token`; `None` when malformed.
@@ -41,7 +42,11 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credential> {
     let (scheme, rest) = text.split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(Credential { kind: Kind::Bearer, user: String::new(), secret: Zeroizing::new(rest.as_bytes().to_vec()) });
+        return Some(Credential {
+            kind: Kind::Bearer,
+            user: String::new(),
+            secret: Zeroizing::new(rest.as_bytes().to_vec()),
+        });
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -55,7 +60,11 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credential> {
     if user.is_empty() || user.chars().any(char::is_control) {
         return None;
     }
-    Some(Credential { kind: Kind::UserSecret, user: user.to_string(), secret: Zeroizing::new(secret.to_vec()) })
+    Some(Credential {
+        kind: Kind::UserSecret,
+        user: user.to_string(),
+        secret: Zeroizing::new(secret.to_vec()),
+    })
 }
 
 /// The client address: `X-Real-IP`, else the last `X-Forwarded-For` entry, believed on the
@@ -69,7 +78,13 @@ pub fn client_addr(headers: &HeaderMap, peer: PeerAddr, trusted: &[IpNet]) -> Cl
         let forwarded = headers
             .get("x-real-ip")
             .or_else(|| headers.get_all("x-forwarded-for").iter().next_back())
-            .map(|v| v.to_str().ok().and_then(|s| s.rsplit(',').next()).map(str::trim).and_then(|s| s.parse::<IpAddr>().ok()));
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|s| s.rsplit(',').next())
+                    .map(str::trim)
+                    .and_then(|s| s.parse::<IpAddr>().ok())
+            });
         match forwarded {
             Some(Some(ip)) => return ClientAddr::Ip(ip),
             Some(None) => return ClientAddr::Unknown,
@@ -89,28 +104,51 @@ fn respond(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Handles one HTTP request.
-pub async fn handle(engine: Arc<Engine>, peer: PeerAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+pub async fn handle(
+    engine: Arc<Engine>,
+    peer: PeerAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     Ok(match req.uri().path() {
         "/auth" => auth(&engine, peer, req.headers()).await,
         "/health" => respond(StatusCode::OK, "ok\n"),
         "/metrics" => {
             let mut r = Response::new(Full::new(Bytes::from(metrics_text(&engine))));
-            r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
-        _ => respond(StatusCode::NOT_FOUND, "not found: use /auth, /health or /metrics\n"),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "not found: use /auth, /health or /metrics\n",
+        ),
     })
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<Full<Bytes>> {
-    let Some(value) = headers.get(AUTHORIZATION) else { return unauthorized(engine) };
-    let malformed = Credential { kind: Kind::Bearer, user: String::new(), secret: Zeroizing::new(Vec::new()) };
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return unauthorized(engine);
+    };
+    let malformed = Credential {
+        kind: Kind::Bearer,
+        user: String::new(),
+        secret: Zeroizing::new(Vec::new()),
+    };
     let cred = parse_authorization(value.as_bytes()).unwrap_or(malformed);
-    let request = format!("{} {}", header_text(headers, "x-original-method"), header_text(headers, "x-original-uri"));
+    let request = format!(
+        "{} {}",
+        header_text(headers, "x-original-method"),
+        header_text(headers, "x-original-uri")
+    );
     let config = engine.config();
     let req = AuthRequest {
         kind: cred.kind,
@@ -123,7 +161,9 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
     };
     match engine.decide(&req).await {
         Decision::Allow { user, token_id } => {
-            let Ok(user) = HeaderValue::from_str(&user) else { return respond(StatusCode::FORBIDDEN, "") };
+            let Ok(user) = HeaderValue::from_str(&user) else {
+                return respond(StatusCode::FORBIDDEN, "");
+            };
             let mut r = respond(StatusCode::OK, "");
             let h = r.headers_mut();
             h.insert("x-auth-user", user);
@@ -156,11 +196,31 @@ fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
 fn metrics_text(engine: &Engine) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     engine.metrics.render(&[
-        ("apitokend_cache_hits_total", "Token cache hits.", get(&engine.cache.hits)),
-        ("apitokend_cache_misses_total", "Token cache misses.", get(&engine.cache.misses)),
-        ("apitokend_cache_entries", "Tokens in the cache now.", engine.cache.len() as u64),
-        ("apitokend_syslog_sent_total", "Syslog lines delivered.", get(&engine.syslog.sent)),
-        ("apitokend_syslog_dropped_total", "Syslog lines dropped because the log socket was slow or gone.", get(&engine.syslog.dropped)),
+        (
+            "apitokend_cache_hits_total",
+            "Token cache hits.",
+            get(&engine.cache.hits),
+        ),
+        (
+            "apitokend_cache_misses_total",
+            "Token cache misses.",
+            get(&engine.cache.misses),
+        ),
+        (
+            "apitokend_cache_entries",
+            "Tokens in the cache now.",
+            engine.cache.len() as u64,
+        ),
+        (
+            "apitokend_syslog_sent_total",
+            "Syslog lines delivered.",
+            get(&engine.syslog.sent),
+        ),
+        (
+            "apitokend_syslog_dropped_total",
+            "Syslog lines dropped because the log socket was slow or gone.",
+            get(&engine.syslog.dropped),
+        ),
     ])
 }
 
@@ -169,7 +229,11 @@ mod tests {
     use super::*;
 
     fn basic(raw: &[u8]) -> Vec<u8> {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)).into_bytes()
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+        .into_bytes()
     }
 
     #[test]
@@ -189,22 +253,50 @@ mod tests {
 
     #[test]
     fn parse_malformed_is_none() {
-        for bad in [&b"Basic !!!notbase64"[..], b"Basic", b"Digest abc", b"\xff\xfe", &basic(b"nocolon"), &basic(b"al\xffice:x"), &basic(b"alice:\xff"), &basic(b":secret")] {
-            assert!(parse_authorization(bad).is_none(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"Basic !!!notbase64"[..],
+            b"Basic",
+            b"Digest abc",
+            b"\xff\xfe",
+            &basic(b"nocolon"),
+            &basic(b"al\xffice:x"),
+            &basic(b"alice:\xff"),
+            &basic(b":secret"),
+        ] {
+            assert!(
+                parse_authorization(bad).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn client_addr_believes_headers_on_unix_only_from_trusted_tcp() {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1, 203.0.113.9"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.1, 203.0.113.9"),
+        );
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
         let ip = |s: &str| ClientAddr::Ip(s.parse().unwrap());
         assert_eq!(client_addr(&h, PeerAddr::Unix, &trusted), ip("203.0.113.9"));
-        assert_eq!(client_addr(&h, PeerAddr::Tcp("127.0.0.1".parse().unwrap()), &trusted), ip("203.0.113.9"));
-        assert_eq!(client_addr(&h, PeerAddr::Tcp("192.0.2.7".parse().unwrap()), &trusted), ip("192.0.2.7"));
+        assert_eq!(
+            client_addr(&h, PeerAddr::Tcp("127.0.0.1".parse().unwrap()), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_addr(&h, PeerAddr::Tcp("192.0.2.7".parse().unwrap()), &trusted),
+            ip("192.0.2.7")
+        );
         h.insert("x-real-ip", HeaderValue::from_static("not-an-ip"));
-        assert_eq!(client_addr(&h, PeerAddr::Unix, &trusted), ClientAddr::Unknown);
-        assert_eq!(client_addr(&HeaderMap::new(), PeerAddr::Unix, &trusted), ClientAddr::Unknown);
+        assert_eq!(
+            client_addr(&h, PeerAddr::Unix, &trusted),
+            ClientAddr::Unknown
+        );
+        assert_eq!(
+            client_addr(&HeaderMap::new(), PeerAddr::Unix, &trusted),
+            ClientAddr::Unknown
+        );
     }
 }

@@ -34,7 +34,14 @@ impl LastUsedBuffer {
             return;
         }
         inner.noted.insert(id.to_string(), now);
-        inner.pending.insert(id.to_string(), LastUsed { id: id.to_string(), at: now, ip });
+        inner.pending.insert(
+            id.to_string(),
+            LastUsed {
+                id: id.to_string(),
+                at: now,
+                ip,
+            },
+        );
     }
 
     /// Takes the pending batch, forgetting notes older than [`INTERVAL`].

@@ -28,7 +28,9 @@ pub struct FailureChange {
 impl Lockout {
     /// Starts from the persisted rows.
     pub fn new(rows: Vec<FailureRow>) -> Lockout {
-        Lockout { rows: Mutex::new(rows.into_iter().map(|r| (r.user.clone(), r)).collect()) }
+        Lockout {
+            rows: Mutex::new(rows.into_iter().map(|r| (r.user.clone(), r)).collect()),
+        }
     }
 
     fn rows(&self) -> MutexGuard<'_, HashMap<String, FailureRow>> {
@@ -38,7 +40,9 @@ impl Lockout {
 
     /// Whether `user` is locked at `now`.
     pub fn is_locked(&self, user: &str, now: i64) -> bool {
-        self.rows().get(user).is_some_and(|r| r.locked_until.is_some_and(|t| t > now))
+        self.rows()
+            .get(user)
+            .is_some_and(|r| r.locked_until.is_some_and(|t| t > now))
     }
 
     /// Counts a failure; `None` when lockout is disabled.
@@ -49,7 +53,9 @@ impl Lockout {
         let mut rows = self.rows();
         if rows.len() >= MAX_USERS && !rows.contains_key(user) {
             let window = s.lockout_window as i64;
-            rows.retain(|_, r| r.locked_until.is_some_and(|t| t > now) || now - r.window_start < window);
+            rows.retain(|_, r| {
+                r.locked_until.is_some_and(|t| t > now) || now - r.window_start < window
+            });
         }
         let row = rows.entry(user.to_string()).or_insert_with(|| FailureRow {
             user: user.to_string(),
@@ -59,7 +65,12 @@ impl Lockout {
         });
         let lock_over = row.locked_until.is_some_and(|t| t <= now);
         if lock_over || now - row.window_start >= s.lockout_window as i64 {
-            *row = FailureRow { user: user.to_string(), count: 0, window_start: now, locked_until: None };
+            *row = FailureRow {
+                user: user.to_string(),
+                count: 0,
+                window_start: now,
+                locked_until: None,
+            };
         }
         row.count = row.count.saturating_add(1);
         let locked_now = row.locked_until.is_none() && row.count >= s.lockout_threshold;
@@ -69,7 +80,10 @@ impl Lockout {
                 d => now.saturating_add(d as i64),
             });
         }
-        Some(FailureChange { row: row.clone(), locked_now })
+        Some(FailureChange {
+            row: row.clone(),
+            locked_now,
+        })
     }
 
     /// Clears an unlocked user's count after a success; returns the row to persist, if any.
@@ -77,7 +91,10 @@ impl Lockout {
         let mut rows = self.rows();
         match rows.get(user) {
             Some(r) if r.locked_until.is_none() && r.count > 0 => {
-                let row = FailureRow { count: 0, ..r.clone() };
+                let row = FailureRow {
+                    count: 0,
+                    ..r.clone()
+                };
                 rows.insert(user.to_string(), row.clone());
                 Some(row)
             }
@@ -92,8 +109,12 @@ impl Lockout {
 
     /// Every row with a count or a lock, sorted by user.
     pub fn snapshot(&self) -> Vec<FailureRow> {
-        let mut rows: Vec<FailureRow> =
-            self.rows().values().filter(|r| r.count > 0 || r.locked_until.is_some()).cloned().collect();
+        let mut rows: Vec<FailureRow> = self
+            .rows()
+            .values()
+            .filter(|r| r.count > 0 || r.locked_until.is_some())
+            .cloned()
+            .collect();
         rows.sort_by(|a, b| a.user.cmp(&b.user));
         rows
     }
@@ -146,7 +167,9 @@ mod tests {
     #[test]
     fn zero_threshold_disables() {
         let l = Lockout::default();
-        assert!(l.record_failure("bob", 0, &settings(0, "1m", "0")).is_none());
+        assert!(l
+            .record_failure("bob", 0, &settings(0, "1m", "0"))
+            .is_none());
         assert!(l.snapshot().is_empty());
     }
 

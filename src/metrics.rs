@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 10] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0];
+const BUCKETS: [f64; 10] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
+];
 
 /// Decision outcomes counted separately.
 pub const RESULTS: [&str; 5] = ["allow", "unauthorized", "forbidden", "ignore", "error"];
@@ -33,7 +35,8 @@ impl Metrics {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.latency_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text, with extra gauges/counters appended by the caller.
@@ -42,26 +45,55 @@ impl Metrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         out.push_str("# HELP apitokend_requests_total Authentication decisions by result.\n# TYPE apitokend_requests_total counter\n");
         for (name, c) in RESULTS.iter().zip(&self.results) {
-            let _ = writeln!(out, "apitokend_requests_total{{result=\"{name}\"}} {}", get(c));
+            let _ = writeln!(
+                out,
+                "apitokend_requests_total{{result=\"{name}\"}} {}",
+                get(c)
+            );
         }
         out.push_str("# HELP apitokend_decision_seconds Time to decide.\n# TYPE apitokend_decision_seconds histogram\n");
         let mut cumulative = 0;
         for (bound, c) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += get(c);
-            let _ = writeln!(out, "apitokend_decision_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "apitokend_decision_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         let count = get(&self.latency_count);
-        let _ = writeln!(out, "apitokend_decision_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "apitokend_decision_seconds_sum {}", get(&self.latency_micros) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "apitokend_decision_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "apitokend_decision_seconds_sum {}",
+            get(&self.latency_micros) as f64 / 1e6
+        );
         let _ = writeln!(out, "apitokend_decision_seconds_count {count}");
         let mut counters = vec![
-            ("apitokend_argon2_verifications_total", "argon2 verifications run.", get(&self.argon2_verifications)),
-            ("apitokend_argon2_skipped_total", "Verifications refused unhashed by flood limits.", get(&self.argon2_skipped)),
-            ("apitokend_password_checks_total", "Password backend checks run.", get(&self.password_checks)),
+            (
+                "apitokend_argon2_verifications_total",
+                "argon2 verifications run.",
+                get(&self.argon2_verifications),
+            ),
+            (
+                "apitokend_argon2_skipped_total",
+                "Verifications refused unhashed by flood limits.",
+                get(&self.argon2_skipped),
+            ),
+            (
+                "apitokend_password_checks_total",
+                "Password backend checks run.",
+                get(&self.password_checks),
+            ),
         ];
         counters.extend_from_slice(extra);
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         }
         out
     }

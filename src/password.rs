@@ -29,7 +29,8 @@ struct PamResponse {
     resp_retcode: c_int,
 }
 
-type ConvFn = extern "C" fn(c_int, *mut *const PamMessage, *mut *mut PamResponse, *mut c_void) -> c_int;
+type ConvFn =
+    extern "C" fn(c_int, *mut *const PamMessage, *mut *mut PamResponse, *mut c_void) -> c_int;
 
 #[repr(C)]
 struct PamConv {
@@ -39,7 +40,12 @@ struct PamConv {
 
 #[link(name = "pam")]
 extern "C" {
-    fn pam_start(service: *const c_char, user: *const c_char, conv: *const PamConv, pamh: *mut *mut c_void) -> c_int;
+    fn pam_start(
+        service: *const c_char,
+        user: *const c_char,
+        conv: *const PamConv,
+        pamh: *mut *mut c_void,
+    ) -> c_int;
     fn pam_authenticate(pamh: *mut c_void, flags: c_int) -> c_int;
     fn pam_acct_mgmt(pamh: *mut c_void, flags: c_int) -> c_int;
     fn pam_set_item(pamh: *mut c_void, item_type: c_int, item: *const c_void) -> c_int;
@@ -47,13 +53,19 @@ extern "C" {
 }
 
 /// Answers every prompt with the password (`appdata_ptr` points at a NUL-terminated copy).
-extern "C" fn converse(n: c_int, msgs: *mut *const PamMessage, resp: *mut *mut PamResponse, data: *mut c_void) -> c_int {
+extern "C" fn converse(
+    n: c_int,
+    msgs: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+    data: *mut c_void,
+) -> c_int {
     if n <= 0 || n > 32 || msgs.is_null() || resp.is_null() || data.is_null() {
         return PAM_CONV_ERR;
     }
     let count = n as usize;
     // SAFETY: calloc returns zeroed memory for `count` responses or null; PAM frees it.
-    let replies = unsafe { libc::calloc(count, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
+    let replies =
+        unsafe { libc::calloc(count, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
     if replies.is_null() {
         return PAM_BUF_ERR;
     }
@@ -81,12 +93,19 @@ extern "C" fn converse(n: c_int, msgs: *mut *const PamMessage, resp: *mut *mut P
 /// Checks `password` for `user` through the PAM service `service`, with the client
 /// address as `PAM_RHOST` when known. True only when authentication and account checks pass.
 pub fn authenticate(service: &str, user: &str, password: &[u8], rhost: Option<&str>) -> bool {
-    let (Ok(service), Ok(user)) = (CString::new(service), CString::new(user)) else { return false };
+    let (Ok(service), Ok(user)) = (CString::new(service), CString::new(user)) else {
+        return false;
+    };
     // A password with a NUL byte cannot be passed to PAM; it is simply wrong.
-    let Ok(secret) = CString::new(password.to_vec()) else { return false };
+    let Ok(secret) = CString::new(password.to_vec()) else {
+        return false;
+    };
     let secret = Zeroizing::new(secret.into_bytes_with_nul());
     let rhost = rhost.and_then(|r| CString::new(r).ok());
-    let conv = PamConv { conv: converse, appdata_ptr: secret.as_ptr() as *mut c_void };
+    let conv = PamConv {
+        conv: converse,
+        appdata_ptr: secret.as_ptr() as *mut c_void,
+    };
     let mut handle: *mut c_void = ptr::null_mut();
     // SAFETY: all pointers are valid NUL-terminated strings or the conv struct, which
     // outlive the transaction (they live until the end of this function).

@@ -17,8 +17,12 @@ pub fn identify(uid: u32, admin_group: &str) -> Peer {
     let account = User::from_uid(Uid::from_raw(uid)).ok().flatten();
     let admin = uid == 0
         || uid == nix::unistd::getuid().as_raw()
-        || account.as_ref().is_some_and(|u| in_group(&u.name, u.gid, admin_group));
-    let user = account.map(|u| u.name).unwrap_or_else(|| format!("uid:{uid}"));
+        || account
+            .as_ref()
+            .is_some_and(|u| in_group(&u.name, u.gid, admin_group));
+    let user = account
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid:{uid}"));
     Peer { uid, user, admin }
 }
 

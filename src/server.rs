@@ -23,7 +23,10 @@ use crate::store::Store;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0} is in use by a running apitokend; stop it first or choose another runtime_dir")]
     InUse(PathBuf),
     #[error("{0}")]
@@ -45,20 +48,28 @@ pub struct Listeners {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
-    move |source| ServerError::Io { path: path.to_path_buf(), source }
+    move |source| ServerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates `dir` with `mode` when missing.
 fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ServerError> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io_err(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .map_err(io_err(dir))?;
     }
     Ok(())
 }
 
 /// Binds one Unix socket, replacing a stale file left by a crash but never a live socket.
-fn bind_unix(path: &Path, mode: u32, group: Option<nix::unistd::Gid>) -> Result<StdUnixListener, ServerError> {
+fn bind_unix(
+    path: &Path,
+    mode: u32,
+    group: Option<nix::unistd::Gid>,
+) -> Result<StdUnixListener, ServerError> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(ServerError::InUse(path.to_path_buf()));
@@ -68,7 +79,10 @@ fn bind_unix(path: &Path, mode: u32, group: Option<nix::unistd::Gid>) -> Result<
     let listener = StdUnixListener::bind(path).map_err(io_err(path))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
     if let Some(gid) = group {
-        nix::unistd::chown(path, None, Some(gid)).map_err(|e| ServerError::Io { path: path.to_path_buf(), source: e.into() })?;
+        nix::unistd::chown(path, None, Some(gid)).map_err(|e| ServerError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
     }
     Ok(listener)
 }
@@ -93,7 +107,12 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
         .http
         .listen
         .iter()
-        .map(|a| std::net::TcpListener::bind(a).map_err(|source| ServerError::Io { path: a.into(), source }))
+        .map(|a| {
+            std::net::TcpListener::bind(a).map_err(|source| ServerError::Io {
+                path: a.into(),
+                source,
+            })
+        })
         .collect::<Result<_, _>>()?;
     Ok(Listeners {
         http: bind_unix(&run.join("http.sock"), http_mode, group)?,
@@ -105,13 +124,18 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
 
 /// Tells systemd about a state change when started with `Type=notify`.
 pub fn notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
-    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
     let bytes = path.as_encoded_bytes();
     let _ = match bytes.strip_prefix(b"@") {
         Some(name) => {
             use std::os::linux::net::SocketAddrExt;
-            std::os::unix::net::SocketAddr::from_abstract_name(name).and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+            std::os::unix::net::SocketAddr::from_abstract_name(name)
+                .and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
         }
         None => sock.send_to(state.as_bytes(), Path::new(&path)),
     };
@@ -141,15 +165,33 @@ pub async fn run(
     let alive = Arc::new(());
     let mut tasks = Vec::new();
     let http = UnixListener::from_std(nonblocking(listeners.http)?)?;
-    tasks.push(tokio::spawn(accept_http_unix(http, engine.clone(), graceful.clone())));
+    tasks.push(tokio::spawn(accept_http_unix(
+        http,
+        engine.clone(),
+        graceful.clone(),
+    )));
     for l in listeners.tcp {
         l.set_nonblocking(true)?;
-        tasks.push(tokio::spawn(accept_http_tcp(TcpListener::from_std(l)?, engine.clone(), graceful.clone())));
+        tasks.push(tokio::spawn(accept_http_tcp(
+            TcpListener::from_std(l)?,
+            engine.clone(),
+            graceful.clone(),
+        )));
     }
     let check = UnixListener::from_std(nonblocking(listeners.check)?)?;
-    tasks.push(tokio::spawn(accept_simple(check, engine.clone(), alive.clone(), |e, s| Box::pin(crate::check::serve(e, s)))));
+    tasks.push(tokio::spawn(accept_simple(
+        check,
+        engine.clone(),
+        alive.clone(),
+        |e, s| Box::pin(crate::check::serve(e, s)),
+    )));
     let admin = UnixListener::from_std(nonblocking(listeners.admin)?)?;
-    tasks.push(tokio::spawn(accept_simple(admin, engine.clone(), alive.clone(), |e, s| Box::pin(crate::admin::serve(e, s)))));
+    tasks.push(tokio::spawn(accept_simple(
+        admin,
+        engine.clone(),
+        alive.clone(),
+        |e, s| Box::pin(crate::admin::serve(e, s)),
+    )));
     tasks.push(tokio::spawn(flush_last_used(engine.clone())));
     notify("READY=1");
     while let Some(Control::Reload) = control.recv().await {
@@ -188,10 +230,16 @@ fn http1_builder() -> http1::Builder {
     b
 }
 
-async fn accept_http_unix(listener: UnixListener, engine: Arc<Engine>, graceful: Arc<GracefulShutdown>) {
+async fn accept_http_unix(
+    listener: UnixListener,
+    engine: Arc<Engine>,
+    graceful: Arc<GracefulShutdown>,
+) {
     let builder = http1_builder();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let engine = engine.clone();
         let svc = service_fn(move |req| crate::http::handle(engine.clone(), PeerAddr::Unix, req));
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
@@ -199,10 +247,16 @@ async fn accept_http_unix(listener: UnixListener, engine: Arc<Engine>, graceful:
     }
 }
 
-async fn accept_http_tcp(listener: TcpListener, engine: Arc<Engine>, graceful: Arc<GracefulShutdown>) {
+async fn accept_http_tcp(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    graceful: Arc<GracefulShutdown>,
+) {
     let builder = http1_builder();
     loop {
-        let Ok((stream, addr)) = listener.accept().await else { continue };
+        let Ok((stream, addr)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let engine = engine.clone();
         let peer = PeerAddr::Tcp(addr.ip());
@@ -212,11 +266,19 @@ async fn accept_http_tcp(listener: TcpListener, engine: Arc<Engine>, graceful: A
     }
 }
 
-type ServeFn = fn(Arc<Engine>, tokio::net::UnixStream) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+type ServeFn =
+    fn(Arc<Engine>, tokio::net::UnixStream) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
-async fn accept_simple(listener: UnixListener, engine: Arc<Engine>, alive: Arc<()>, serve: ServeFn) {
+async fn accept_simple(
+    listener: UnixListener,
+    engine: Arc<Engine>,
+    alive: Arc<()>,
+    serve: ServeFn,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let (engine, alive) = (engine.clone(), alive.clone());
         tokio::spawn(async move {
             serve(engine, stream).await;
@@ -250,8 +312,14 @@ async fn flush_last_used(engine: Arc<Engine>) {
 #[allow(unsafe_code)]
 pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
     use std::os::fd::FromRawFd;
-    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let count: i32 = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     if !ours || count <= 0 {
         return Ok(None);
     }
@@ -273,9 +341,11 @@ pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
     for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
         std::env::remove_var(var);
     }
-    let missing = |name: &str| ServerError::Other(std::io::Error::other(format!(
+    let missing = |name: &str| {
+        ServerError::Other(std::io::Error::other(format!(
         "systemd passed no socket named {name:?}; check FileDescriptorName= in apitokend.socket"
-    )));
+    )))
+    };
     Ok(Some(Listeners {
         http: http.ok_or_else(|| missing("http"))?,
         check: check.ok_or_else(|| missing("check"))?,
@@ -295,10 +365,19 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
     };
     if listeners.tcp.is_empty() && !config.http.listen.is_empty() {
         for a in &config.http.listen {
-            listeners.tcp.push(std::net::TcpListener::bind(a).map_err(|source| ServerError::Io { path: a.into(), source })?);
+            listeners
+                .tcp
+                .push(
+                    std::net::TcpListener::bind(a).map_err(|source| ServerError::Io {
+                        path: a.into(),
+                        source,
+                    })?,
+                );
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
@@ -331,7 +410,10 @@ fn reload(engine: &Engine, path: Option<&Path>) {
             let mut event = crate::audit::Event::new("config.reload", now).with("result", "ok");
             if !restart.is_empty() {
                 event.push("restart_needed", restart.join(","));
-                eprintln!("apitokend: configuration reloaded; restart to apply: {}", restart.join(", "));
+                eprintln!(
+                    "apitokend: configuration reloaded; restart to apply: {}",
+                    restart.join(", ")
+                );
             } else {
                 eprintln!("apitokend: configuration reloaded");
             }
@@ -339,7 +421,9 @@ fn reload(engine: &Engine, path: Option<&Path>) {
         }
         Err(e) => {
             eprintln!("apitokend: reload refused, the running configuration stays in force: {e}");
-            let event = crate::audit::Event::new("config.reload", now).with("result", "refused").with("error", e.to_string());
+            let event = crate::audit::Event::new("config.reload", now)
+                .with("result", "refused")
+                .with("error", e.to_string());
             engine.syslog.emit(&event, crate::audit::Severity::Warning);
         }
     }

@@ -94,7 +94,9 @@ fn parse_on_off(key: &str, value: &str) -> Result<bool, SettingError> {
     match value {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
-        _ => Err(SettingError(format!("{key} must be on or off, not {value:?}"))),
+        _ => Err(SettingError(format!(
+            "{key} must be on or off, not {value:?}"
+        ))),
     }
 }
 
@@ -103,9 +105,12 @@ impl Settings {
     pub fn get(&self, key: &str) -> Result<String, SettingError> {
         Ok(match key {
             "max-validity" => self.max_validity.name().to_string(),
-            "allowed-networks" => {
-                self.allowed_networks.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
-            }
+            "allowed-networks" => self
+                .allowed_networks
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             "password-auth" => on_off(self.password_auth).into(),
             "admin-only-create" => on_off(self.admin_only_create).into(),
             "regular-users-use-tokens" => on_off(self.regular_users_use_tokens).into(),
@@ -125,7 +130,11 @@ impl Settings {
                     "6m" => MaxValidity::SixMonths,
                     "1y" => MaxValidity::OneYear,
                     "2y" => MaxValidity::TwoYears,
-                    _ => return Err(SettingError(format!("max-validity must be never, 6m, 1y or 2y, not {value:?}"))),
+                    _ => {
+                        return Err(SettingError(format!(
+                            "max-validity must be never, 6m, 1y or 2y, not {value:?}"
+                        )))
+                    }
                 }
             }
             "allowed-networks" => self.allowed_networks = parse_networks(value)?,
@@ -134,13 +143,17 @@ impl Settings {
             "regular-users-use-tokens" => self.regular_users_use_tokens = parse_on_off(key, value)?,
             "lockout-threshold" => {
                 self.lockout_threshold = value.parse().map_err(|_| {
-                    SettingError(format!("lockout-threshold must be a whole number (0 disables), not {value:?}"))
+                    SettingError(format!(
+                        "lockout-threshold must be a whole number (0 disables), not {value:?}"
+                    ))
                 })?
             }
             "lockout-window" => {
                 self.lockout_window = parse_duration(value)?;
                 if self.lockout_window == 0 {
-                    return Err(SettingError("lockout-window must be longer than 0, e.g. 15m".into()));
+                    return Err(SettingError(
+                        "lockout-window must be longer than 0, e.g. 15m".into(),
+                    ));
                 }
             }
             "lockout-duration" => self.lockout_duration = parse_duration(value)?,
@@ -151,7 +164,11 @@ impl Settings {
 
     /// All settings as the JSON object `apitoken settings --json` prints.
     pub fn to_json(&self) -> Value {
-        let nets: Vec<String> = self.allowed_networks.iter().map(|n| n.to_string()).collect();
+        let nets: Vec<String> = self
+            .allowed_networks
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         json!({
             "max-validity": self.max_validity.name(),
             "allowed-networks": nets,
@@ -167,7 +184,10 @@ impl Settings {
     /// Whether `ip` may authenticate, and the rule that decided.
     pub fn network_rule(&self, ip: IpAddr) -> (bool, String) {
         if self.allowed_networks.is_empty() {
-            return (true, "allowed-networks is empty, so every address is allowed".into());
+            return (
+                true,
+                "allowed-networks is empty, so every address is allowed".into(),
+            );
         }
         let ip = ip.to_canonical();
         match self.allowed_networks.iter().find(|n| n.contains(&ip)) {
@@ -177,7 +197,11 @@ impl Settings {
     }
 
     /// The expiry for a new token asked with `validity` (`None` = the longest allowed).
-    pub fn expiry_for(&self, validity: Option<&str>, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, SettingError> {
+    pub fn expiry_for(
+        &self,
+        validity: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, SettingError> {
         let limit = self.max_validity.months().map(|m| add_months(now, m));
         let wanted = match validity {
             None => return Ok(limit),
@@ -203,17 +227,28 @@ impl Settings {
 }
 
 fn unknown_key(key: &str) -> SettingError {
-    SettingError(format!("unknown setting {key:?}; settings are: {}", KEYS.join(", ")))
+    SettingError(format!(
+        "unknown setting {key:?}; settings are: {}",
+        KEYS.join(", ")
+    ))
 }
 
 /// Parses a comma- or space-separated list of addresses and CIDR ranges.
 pub fn parse_networks(value: &str) -> Result<Vec<IpNet>, SettingError> {
-    value.split([',', ' ']).filter(|s| !s.is_empty()).map(parse_network).collect()
+    value
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(parse_network)
+        .collect()
 }
 
 /// Parses one address (a host network) or CIDR range, normalised to its network address.
 pub fn parse_network(s: &str) -> Result<IpNet, SettingError> {
-    let bad = || SettingError(format!("{s:?} is not an IP address or CIDR range (e.g. 192.0.2.0/24, 2001:db8::/32)"));
+    let bad = || {
+        SettingError(format!(
+            "{s:?} is not an IP address or CIDR range (e.g. 192.0.2.0/24, 2001:db8::/32)"
+        ))
+    };
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(IpNet::from(ip.to_canonical()));
     }
@@ -222,7 +257,11 @@ pub fn parse_network(s: &str) -> Result<IpNet, SettingError> {
 
 /// Parses `0`, `30s`, `15m`, `2h`, `7d` into seconds.
 pub fn parse_duration(s: &str) -> Result<u64, SettingError> {
-    let bad = || SettingError(format!("{s:?} is not a duration; use e.g. 30s, 15m, 2h or 7d (0 for none)"));
+    let bad = || {
+        SettingError(format!(
+            "{s:?} is not a duration; use e.g. 30s, 15m, 2h or 7d (0 for none)"
+        ))
+    };
     if s == "0" {
         return Ok(0);
     }
@@ -235,7 +274,9 @@ pub fn parse_duration(s: &str) -> Result<u64, SettingError> {
         "d" => 86400,
         _ => return Err(bad()),
     };
-    n.checked_mul(mult).filter(|&v| v <= 100 * 365 * 86400).ok_or_else(bad)
+    n.checked_mul(mult)
+        .filter(|&v| v <= 100 * 365 * 86400)
+        .ok_or_else(bad)
 }
 
 /// Formats seconds in the largest unit that divides them.
@@ -262,8 +303,13 @@ pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
 }
 
 /// Parses `never`, `6m`, `1y`, `2y`, `Nd` or `YYYY-MM-DD` into an expiry (`None` = never).
-pub fn parse_validity(v: &str, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, SettingError> {
-    let bad = || SettingError(format!("{v:?} is not a validity; use never, 6m, 1y, 2y, a number of days like 30d, or a date YYYY-MM-DD"));
+pub fn parse_validity(
+    v: &str,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, SettingError> {
+    let bad = || {
+        SettingError(format!("{v:?} is not a validity; use never, 6m, 1y, 2y, a number of days like 30d, or a date YYYY-MM-DD"))
+    };
     Ok(Some(match v {
         "never" => return Ok(None),
         "6m" => add_months(now, 6),
@@ -293,9 +339,16 @@ mod tests {
     #[test]
     fn set_get_roundtrip_every_key() {
         let mut s = Settings::default();
-        for (k, v) in [("max-validity", "1y"), ("allowed-networks", "10.0.0.0/8,2001:db8::/32"),
-            ("password-auth", "off"), ("admin-only-create", "on"), ("regular-users-use-tokens", "off"),
-            ("lockout-threshold", "3"), ("lockout-window", "1h"), ("lockout-duration", "0")] {
+        for (k, v) in [
+            ("max-validity", "1y"),
+            ("allowed-networks", "10.0.0.0/8,2001:db8::/32"),
+            ("password-auth", "off"),
+            ("admin-only-create", "on"),
+            ("regular-users-use-tokens", "off"),
+            ("lockout-threshold", "3"),
+            ("lockout-window", "1h"),
+            ("lockout-duration", "0"),
+        ] {
             s.set(k, v).unwrap();
             assert_eq!(s.get(k).unwrap(), v);
         }
@@ -304,10 +357,22 @@ mod tests {
     #[test]
     fn set_bad_value_names_key() {
         let mut s = Settings::default();
-        assert!(s.set("max-validity", "3y").unwrap_err().0.contains("max-validity"));
-        assert!(s.set("password-auth", "maybe").unwrap_err().0.contains("password-auth"));
+        assert!(s
+            .set("max-validity", "3y")
+            .unwrap_err()
+            .0
+            .contains("max-validity"));
+        assert!(s
+            .set("password-auth", "maybe")
+            .unwrap_err()
+            .0
+            .contains("password-auth"));
         assert!(s.set("allowed-networks", "10.0.0.0/33").is_err());
-        assert!(s.set("colour", "red").unwrap_err().0.contains("unknown setting"));
+        assert!(s
+            .set("colour", "red")
+            .unwrap_err()
+            .0
+            .contains("unknown setting"));
         assert_eq!(s, Settings::default());
     }
 
@@ -315,7 +380,8 @@ mod tests {
     fn network_rule_matches_v4_v6_and_mapped() {
         let mut s = Settings::default();
         assert!(s.network_rule("192.0.2.1".parse().unwrap()).0);
-        s.set("allowed-networks", "10.1.2.3/8, 2001:db8::/32").unwrap();
+        s.set("allowed-networks", "10.1.2.3/8, 2001:db8::/32")
+            .unwrap();
         assert_eq!(s.allowed_networks[0].to_string(), "10.0.0.0/8");
         assert!(s.network_rule("10.9.9.9".parse().unwrap()).0);
         assert!(s.network_rule("::ffff:10.9.9.9".parse().unwrap()).0);
@@ -327,16 +393,45 @@ mod tests {
     fn expiry_for_respects_max_validity_table() {
         let now = datetime!(2026-01-31 12:00 UTC);
         let table: &[(&str, &[(&str, bool)])] = &[
-            ("6m", &[("6m", true), ("1y", false), ("2y", false), ("never", false), ("30d", true), ("400d", false)]),
-            ("1y", &[("6m", true), ("1y", true), ("2y", false), ("never", false)]),
-            ("2y", &[("6m", true), ("1y", true), ("2y", true), ("never", false), ("2027-12-31", true)]),
-            ("never", &[("6m", true), ("2y", true), ("never", true), ("3650d", true)]),
+            (
+                "6m",
+                &[
+                    ("6m", true),
+                    ("1y", false),
+                    ("2y", false),
+                    ("never", false),
+                    ("30d", true),
+                    ("400d", false),
+                ],
+            ),
+            (
+                "1y",
+                &[("6m", true), ("1y", true), ("2y", false), ("never", false)],
+            ),
+            (
+                "2y",
+                &[
+                    ("6m", true),
+                    ("1y", true),
+                    ("2y", true),
+                    ("never", false),
+                    ("2027-12-31", true),
+                ],
+            ),
+            (
+                "never",
+                &[("6m", true), ("2y", true), ("never", true), ("3650d", true)],
+            ),
         ];
         for (max, cases) in table {
             let mut s = Settings::default();
             s.set("max-validity", max).unwrap();
             for (v, ok) in *cases {
-                assert_eq!(s.expiry_for(Some(v), now).is_ok(), *ok, "max {max} validity {v}");
+                assert_eq!(
+                    s.expiry_for(Some(v), now).is_ok(),
+                    *ok,
+                    "max {max} validity {v}"
+                );
             }
         }
     }
@@ -347,7 +442,10 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(s.expiry_for(None, now).unwrap(), None);
         s.set("max-validity", "6m").unwrap();
-        assert_eq!(s.expiry_for(None, now).unwrap(), Some(datetime!(2027-02-28 00:00 UTC)));
+        assert_eq!(
+            s.expiry_for(None, now).unwrap(),
+            Some(datetime!(2027-02-28 00:00 UTC))
+        );
     }
 
     #[test]

@@ -16,8 +16,13 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot prepare database file {path}: {source}")]
-    File { path: String, source: std::io::Error },
-    #[error("database schema version {0} is newer than this apitokend understands; upgrade apitokend")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "database schema version {0} is newer than this apitokend understands; upgrade apitokend"
+    )]
     TooNew(i64),
 }
 
@@ -120,7 +125,13 @@ const TOKEN_COLUMNS: &str =
 fn insert_event(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO audit (time, event, user, actor, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![event.time, event.name, event.get("user"), event.get("actor"), event.fields_json()],
+        params![
+            event.time,
+            event.name,
+            event.get("user"),
+            event.get("actor"),
+            event.fields_json()
+        ],
     )?;
     Ok(())
 }
@@ -128,15 +139,25 @@ fn insert_event(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating with mode 0600 if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let file_err = |source| StoreError::File { path: path.display().to_string(), source };
-        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(file_err)?;
+        let file_err = |source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(file_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(file_err)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let store = Store { conn: Mutex::new(conn) };
+        let store = Store {
+            conn: Mutex::new(conn),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -167,8 +188,20 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![t.id, t.owner, t.name, t.hash, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.last_used_ip],
+            &format!(
+                "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            params![
+                t.id,
+                t.owner,
+                t.name,
+                t.hash,
+                t.created_at,
+                t.created_by,
+                t.expires_at,
+                t.last_used_at,
+                t.last_used_ip
+            ],
         )?;
         insert_event(&tx, event)?;
         tx.commit()?;
@@ -178,7 +211,8 @@ impl Store {
     /// One token by id.
     pub fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?;
         Ok(stmt.query_row([id], token_from_row).optional()?)
     }
 
@@ -221,7 +255,11 @@ impl Store {
     /// Number of tokens and of distinct owners.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.conn();
-        Ok(conn.query_row("SELECT COUNT(*), COUNT(DISTINCT owner) FROM tokens", [], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        Ok(conn.query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT owner) FROM tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 
     /// Writes a batch of last-used updates in one transaction.
@@ -229,7 +267,9 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached("UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1")?;
+            let mut stmt = tx.prepare_cached(
+                "UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1",
+            )?;
             for u in batch {
                 stmt.execute(params![u.id, u.at, u.ip])?;
             }
@@ -243,11 +283,17 @@ impl Store {
     pub fn settings(&self) -> Result<Settings, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT key, value FROM settings")?;
-        let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         let mut settings = Settings::default();
         for (k, v) in rows {
             settings.set(&k, &v).map_err(|e| {
-                StoreError::Sqlite(rusqlite::Error::InvalidColumnType(0, format!("setting {k}: {e}"), rusqlite::types::Type::Text))
+                StoreError::Sqlite(rusqlite::Error::InvalidColumnType(
+                    0,
+                    format!("setting {k}: {e}"),
+                    rusqlite::types::Type::Text,
+                ))
             })?;
         }
         Ok(settings)
@@ -277,7 +323,12 @@ impl Store {
 
     /// Audit events, newest first: those whose user or actor is `user` when given,
     /// since `since` (unix seconds), at most `limit`.
-    pub fn audit(&self, user: Option<&str>, since: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+    pub fn audit(
+        &self,
+        user: Option<&str>,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT time, event, fields FROM audit
@@ -286,7 +337,11 @@ impl Store {
         )?;
         let rows = stmt.query_map(params![user, since, limit], |r| {
             let text: String = r.get(2)?;
-            Ok(AuditRow { time: r.get(0)?, event: r.get(1)?, fields: serde_json::from_str(&text).unwrap_or_default() })
+            Ok(AuditRow {
+                time: r.get(0)?,
+                event: r.get(1)?,
+                fields: serde_json::from_str(&text).unwrap_or_default(),
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -294,9 +349,16 @@ impl Store {
     /// Every stored failure row.
     pub fn failures(&self) -> Result<Vec<FailureRow>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT user, count, window_start, locked_until FROM failures ORDER BY user")?;
+        let mut stmt = conn.prepare(
+            "SELECT user, count, window_start, locked_until FROM failures ORDER BY user",
+        )?;
         let rows = stmt.query_map([], |r| {
-            Ok(FailureRow { user: r.get(0)?, count: r.get(1)?, window_start: r.get(2)?, locked_until: r.get(3)? })
+            Ok(FailureRow {
+                user: r.get(0)?,
+                count: r.get(1)?,
+                window_start: r.get(2)?,
+                locked_until: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -368,8 +430,14 @@ mod tests {
     fn insert_list_delete_all_keeps_audit() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        for (id, owner) in [("aaaaaaaa", "alice"), ("bbbbbbbb", "alice"), ("cccccccc", "bob")] {
-            store.insert_token(&record(id, owner), &event("token.create", owner)).unwrap();
+        for (id, owner) in [
+            ("aaaaaaaa", "alice"),
+            ("bbbbbbbb", "alice"),
+            ("cccccccc", "bob"),
+        ] {
+            store
+                .insert_token(&record(id, owner), &event("token.create", owner))
+                .unwrap();
         }
         assert_eq!(store.tokens(Some("alice")).unwrap().len(), 2);
         assert_eq!(store.tokens(None).unwrap().len(), 3);
@@ -386,12 +454,21 @@ mod tests {
     fn settings_roundtrip_and_failures() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        store.set_setting("lockout-threshold", "3", &event("settings.change", "root")).unwrap();
+        store
+            .set_setting("lockout-threshold", "3", &event("settings.change", "root"))
+            .unwrap();
         assert_eq!(store.settings().unwrap().lockout_threshold, 3);
-        let row = FailureRow { user: "bob".into(), count: 2, window_start: 10, locked_until: None };
+        let row = FailureRow {
+            user: "bob".into(),
+            count: 2,
+            window_start: 10,
+            locked_until: None,
+        };
         store.save_failure(&row, None).unwrap();
         assert_eq!(store.failures().unwrap(), vec![row]);
-        store.reset_failures("bob", &event("failures.reset", "bob")).unwrap();
+        store
+            .reset_failures("bob", &event("failures.reset", "bob"))
+            .unwrap();
         assert!(store.failures().unwrap().is_empty());
     }
 }

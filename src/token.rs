@@ -137,7 +137,9 @@ impl Hasher {
     pub fn new(cfg: Argon2Config) -> Result<Hasher, TokenError> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|_| TokenError::Hash("invalid argon2 parameters"))?;
-        Ok(Hasher { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) })
+        Ok(Hasher {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        })
     }
 
     /// The PHC string of a token's hash, with a fresh random salt.
@@ -156,7 +158,10 @@ impl Hasher {
     /// the cost parameters come from the stored string).
     pub fn verify(&self, token: &Token, phc: &str) -> bool {
         match PasswordHash::new(phc) {
-            Ok(parsed) => self.argon2.verify_password(token.expose().as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => self
+                .argon2
+                .verify_password(token.expose().as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         }
     }
@@ -205,9 +210,16 @@ mod tests {
 
     #[test]
     fn parse_malformed_is_rejected() {
-        for bad in ["", "atk_", "atk_short_x", "xtk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7mf",
-            "atk_AbCd123!_0123456789abcdefghijABCDEFGHIJKL0GG7mf", "atk_AbCd1234-0123456789abcdefghijABCDEFGHIJKL0GG7mf",
-            "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7mé", "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7m"] {
+        for bad in [
+            "",
+            "atk_",
+            "atk_short_x",
+            "xtk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7mf",
+            "atk_AbCd123!_0123456789abcdefghijABCDEFGHIJKL0GG7mf",
+            "atk_AbCd1234-0123456789abcdefghijABCDEFGHIJKL0GG7mf",
+            "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7mé",
+            "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7m",
+        ] {
             assert_eq!(Token::parse(bad).unwrap_err(), TokenError::Shape, "{bad}");
         }
     }
@@ -222,7 +234,12 @@ mod tests {
 
     #[test]
     fn hash_verify_accepts_only_same_token() {
-        let h = Hasher::new(Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap();
+        let h = Hasher::new(Argon2Config {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
         let t = Token::generate().unwrap();
         let phc = h.hash(&t).unwrap();
         assert!(phc.starts_with("$argon2id$"));

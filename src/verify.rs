@@ -65,10 +65,21 @@ impl Verifier {
     }
 
     /// Verifies `token` (not in the cache) and caches a success.
-    pub async fn verify(&self, cache: &Cache, fp: Fingerprint, token: &Token, admin_group: &str, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+    pub async fn verify(
+        &self,
+        cache: &Cache,
+        fp: Fingerprint,
+        token: &Token,
+        admin_group: &str,
+        now: i64,
+        metrics: &crate::metrics::Metrics,
+    ) -> Outcome {
         let generation = cache.generation();
         let cell = lock(&self.inflight).entry(fp).or_default().clone();
-        let outcome = cell.get_or_init(|| self.verify_once(token.clone(), admin_group.to_string(), now, metrics)).await.clone();
+        let outcome = cell
+            .get_or_init(|| self.verify_once(token.clone(), admin_group.to_string(), now, metrics))
+            .await
+            .clone();
         {
             let mut inflight = lock(&self.inflight);
             if inflight.get(&fp).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
@@ -82,7 +93,9 @@ impl Verifier {
     }
 
     fn throttled(&self, id: &str, now: i64) -> bool {
-        lock(&self.throttle).get(id).is_some_and(|&(sec, n)| sec == now && n >= FAILS_PER_ID_PER_SEC)
+        lock(&self.throttle)
+            .get(id)
+            .is_some_and(|&(sec, n)| sec == now && n >= FAILS_PER_ID_PER_SEC)
     }
 
     fn note_failure(&self, id: &str, now: i64) {
@@ -97,31 +110,52 @@ impl Verifier {
         slot.1 += 1;
     }
 
-    async fn verify_once(&self, token: Token, group: String, now: i64, metrics: &crate::metrics::Metrics) -> Outcome {
+    async fn verify_once(
+        &self,
+        token: Token,
+        group: String,
+        now: i64,
+        metrics: &crate::metrics::Metrics,
+    ) -> Outcome {
         let store = self.store.clone();
         let id = token.id().to_string();
         let record = tokio::task::spawn_blocking(move || store.token(&id))
             .await
             .map_err(|_| VerifyError::Task)?
             .map_err(|e| VerifyError::Store(e.to_string()))?;
-        let Some(record) = record else { return Ok(None) };
+        let Some(record) = record else {
+            return Ok(None);
+        };
         if self.throttled(&record.id, now) {
             metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         }
-        let ok = self.hash_bounded(token, record.hash.clone(), metrics).await?;
+        let ok = self
+            .hash_bounded(token, record.hash.clone(), metrics)
+            .await?;
         if !ok {
             self.note_failure(&record.id, now);
             return Ok(None);
         }
         let owner = record.owner.clone();
-        let owner_admin = tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
-            .await
-            .map_err(|_| VerifyError::Task)?;
-        Ok(Some(Arc::new(Verified { id: record.id, owner: record.owner, expires_at: record.expires_at, owner_admin })))
+        let owner_admin =
+            tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
+                .await
+                .map_err(|_| VerifyError::Task)?;
+        Ok(Some(Arc::new(Verified {
+            id: record.id,
+            owner: record.owner,
+            expires_at: record.expires_at,
+            owner_admin,
+        })))
     }
 
-    async fn hash_bounded(&self, token: Token, phc: String, metrics: &crate::metrics::Metrics) -> Result<bool, VerifyError> {
+    async fn hash_bounded(
+        &self,
+        token: Token,
+        phc: String,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<bool, VerifyError> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUE {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
@@ -132,6 +166,8 @@ impl Verifier {
         let _permit = permit.map_err(|_| VerifyError::Task)?;
         metrics.argon2_verifications.fetch_add(1, Ordering::Relaxed);
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.verify(&token, &phc)).await.map_err(|_| VerifyError::Task)
+        tokio::task::spawn_blocking(move || hasher.verify(&token, &phc))
+            .await
+            .map_err(|_| VerifyError::Task)
     }
 }

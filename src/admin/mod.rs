@@ -35,21 +35,35 @@ impl Failure {
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Failure {
         eprintln!("apitokend: admin request failed: {e}");
-        Failure(ErrorKind::Internal, format!("the daemon could not complete the request: {e}"))
+        Failure(
+            ErrorKind::Internal,
+            format!("the daemon could not complete the request: {e}"),
+        )
     }
 }
 
 fn error_reply(kind: ErrorKind, message: String) -> Reply {
-    Reply { v: proto::VERSION, ok: None, error: Some(ErrorReply { kind, message }) }
+    Reply {
+        v: proto::VERSION,
+        ok: None,
+        error: Some(ErrorReply { kind, message }),
+    }
 }
 
 async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope, String> {
     let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix).await.map_err(|e| format!("cannot read request: {e}"))?;
+    stream
+        .read_exact(&mut prefix)
+        .await
+        .map_err(|e| format!("cannot read request: {e}"))?;
     let len = proto::frame_len(prefix).map_err(|e| e.to_string())?;
     let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
-    stream.read_exact(&mut body).await.map_err(|e| format!("cannot read request: {e}"))?;
-    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))?;
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| format!("cannot read request: {e}"))?;
+    let env: Envelope =
+        serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))?;
     if env.v != proto::VERSION {
         return Err(format!("protocol version {} is not supported (this daemon speaks {}); use the apitoken of the same release", env.v, proto::VERSION));
     }
@@ -69,13 +83,22 @@ pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
                 ops::dispatch(&engine, &peer, env.request)
             });
             match task.await {
-                Ok(Ok(value)) => Reply { v: proto::VERSION, ok: Some(value), error: None },
+                Ok(Ok(value)) => Reply {
+                    v: proto::VERSION,
+                    ok: Some(value),
+                    error: None,
+                },
                 Ok(Err(Failure(kind, msg))) => error_reply(kind, msg),
-                Err(_) => error_reply(ErrorKind::Internal, "the daemon failed while handling the request".into()),
+                Err(_) => error_reply(
+                    ErrorKind::Internal,
+                    "the daemon failed while handling the request".into(),
+                ),
             }
         }
     };
-    let Ok(body) = serde_json::to_vec(&reply) else { return };
+    let Ok(body) = serde_json::to_vec(&reply) else {
+        return;
+    };
     let body = zeroize::Zeroizing::new(body);
     let mut frame = zeroize::Zeroizing::new((body.len() as u32).to_be_bytes().to_vec());
     frame.extend_from_slice(&body);

@@ -19,7 +19,10 @@ type Outcome = Result<Value, Failure>;
 
 /// RFC 3339 UTC text of a unix time.
 pub fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t).ok().and_then(|d| d.format(&Rfc3339).ok()).unwrap_or_else(|| t.to_string())
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn info(t: &TokenRecord, now: i64) -> TokenInfo {
@@ -50,18 +53,28 @@ fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
 }
 
 fn valid_user_name(name: &str) -> Result<(), Failure> {
-    let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-+".contains(c));
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-+".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(Failure::invalid(format!("{name:?} is not a valid user name: use 1-64 letters, digits and . _ @ - +")))
+        Err(Failure::invalid(format!(
+            "{name:?} is not a valid user name: use 1-64 letters, digits and . _ @ - +"
+        )))
     }
 }
 
 /// Runs one request for `peer`.
 pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     match req {
-        Request::Create { name, expires, user } => create(engine, peer, name, expires, user),
+        Request::Create {
+            name,
+            expires,
+            user,
+        } => create(engine, peer, name, expires, user),
         Request::List { user, all } => list(engine, peer, user, all),
         Request::Show { id } => to_value(info(&owned_token(engine, peer, &id)?, now())),
         Request::Delete { ids } => delete(engine, peer, &ids),
@@ -87,7 +100,9 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
                 let before = nets.len();
                 nets.retain(|n| *n != net);
                 if nets.len() == before {
-                    return Err(Failure::not_found(format!("{net} is not in allowed-networks; see apitoken allow-ip list")));
+                    return Err(Failure::not_found(format!(
+                        "{net} is not in allowed-networks; see apitoken allow-ip list"
+                    )));
                 }
             }
             Ok(())
@@ -105,7 +120,13 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     }
 }
 
-fn create(engine: &Engine, peer: &Peer, name: Option<String>, expires: Option<String>, user: Option<String>) -> Outcome {
+fn create(
+    engine: &Engine,
+    peer: &Peer,
+    name: Option<String>,
+    expires: Option<String>,
+    user: Option<String>,
+) -> Outcome {
     let owner = user.unwrap_or_else(|| peer.user.clone());
     valid_user_name(&owner)?;
     let settings = engine.settings();
@@ -117,11 +138,17 @@ fn create(engine: &Engine, peer: &Peer, name: Option<String>, expires: Option<St
     }
     let name = name.unwrap_or_default();
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Failure::invalid("--name must be at most 100 characters without control characters"));
+        return Err(Failure::invalid(
+            "--name must be at most 100 characters without control characters",
+        ));
     }
     let now_t = OffsetDateTime::now_utc();
-    let expires_at = settings.expiry_for(expires.as_deref(), now_t).map_err(|e| Failure::invalid(e.0))?.map(|t| t.unix_timestamp());
-    let hasher = crate::token::Hasher::new(engine.config().argon2).map_err(|e| Failure::invalid(e.to_string()))?;
+    let expires_at = settings
+        .expiry_for(expires.as_deref(), now_t)
+        .map_err(|e| Failure::invalid(e.0))?
+        .map(|t| t.unix_timestamp());
+    let hasher = crate::token::Hasher::new(engine.config().argon2)
+        .map_err(|e| Failure::invalid(e.to_string()))?;
     // Ids are random; retry on the (astronomically unlikely) collision.
     for _ in 0..3 {
         let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
@@ -132,7 +159,9 @@ fn create(engine: &Engine, peer: &Peer, name: Option<String>, expires: Option<St
             id: token.id().to_string(),
             owner: owner.clone(),
             name: name.clone(),
-            hash: hasher.hash(&token).map_err(|e| Failure::invalid(e.to_string()))?,
+            hash: hasher
+                .hash(&token)
+                .map_err(|e| Failure::invalid(e.to_string()))?,
             created_at: now_t.unix_timestamp(),
             created_by: peer.user.clone(),
             expires_at,
@@ -144,13 +173,21 @@ fn create(engine: &Engine, peer: &Peer, name: Option<String>, expires: Option<St
             .with("user", owner.as_str())
             .with("token_id", record.id.as_str())
             .with("name", name.as_str())
-            .with("expires", expires_at.map(rfc3339).unwrap_or_else(|| "never".into()));
+            .with(
+                "expires",
+                expires_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+            );
         engine.store.insert_token(&record, &event)?;
         engine.syslog.emit(&event, Severity::Info);
         let token_text = zeroize::Zeroizing::new(token.expose().to_string());
-        return to_value(Created { info: info(&record, record.created_at), token: Secret(token_text) });
+        return to_value(Created {
+            info: info(&record, record.created_at),
+            token: Secret(token_text),
+        });
     }
-    Err(Failure::invalid("could not allocate a unique token id; try again"))
+    Err(Failure::invalid(
+        "could not allocate a unique token id; try again",
+    ))
 }
 
 fn list(engine: &Engine, peer: &Peer, user: Option<String>, all: bool) -> Outcome {
@@ -163,7 +200,12 @@ fn list(engine: &Engine, peer: &Peer, user: Option<String>, all: bool) -> Outcom
         require_admin(peer, "listing other users' tokens")?;
     }
     let now = now();
-    let tokens: Vec<TokenInfo> = engine.store.tokens(owner.as_deref())?.iter().map(|t| info(t, now)).collect();
+    let tokens: Vec<TokenInfo> = engine
+        .store
+        .tokens(owner.as_deref())?
+        .iter()
+        .map(|t| info(t, now))
+        .collect();
     to_value(tokens)
 }
 
@@ -175,20 +217,30 @@ fn owned_token(engine: &Engine, peer: &Peer, id: &str) -> Result<TokenRecord, Fa
     }
     let t = engine.store.token(id)?.ok_or_else(missing)?;
     if t.owner != peer.user && !peer.admin {
-        return Err(Failure::denied(format!("permission denied: token {id} belongs to another user")));
+        return Err(Failure::denied(format!(
+            "permission denied: token {id} belongs to another user"
+        )));
     }
     Ok(t)
 }
 
 fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
     if ids.is_empty() {
-        return Err(Failure::invalid("name at least one token id; see apitoken list"));
+        return Err(Failure::invalid(
+            "name at least one token id; see apitoken list",
+        ));
     }
     // Check every id first, so a bad one deletes nothing.
-    let tokens = ids.iter().map(|id| owned_token(engine, peer, id)).collect::<Result<Vec<_>, _>>()?;
+    let tokens = ids
+        .iter()
+        .map(|id| owned_token(engine, peer, id))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut deleted = Vec::new();
     for t in tokens {
-        let event = Event::new("token.delete", now()).with("actor", peer.user.as_str()).with("user", t.owner.as_str()).with("token_id", t.id.as_str());
+        let event = Event::new("token.delete", now())
+            .with("actor", peer.user.as_str())
+            .with("user", t.owner.as_str())
+            .with("token_id", t.id.as_str());
         if engine.store.delete_token(&t.id, &event)? {
             engine.cache.remove_tokens(std::slice::from_ref(&t.id));
             engine.syslog.emit(&event, Severity::Info);
@@ -200,7 +252,9 @@ fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
 
 fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     require_admin(peer, "deleting all tokens of a user")?;
-    let mut event = Event::new("token.delete_all", now()).with("actor", peer.user.as_str()).with("user", user);
+    let mut event = Event::new("token.delete_all", now())
+        .with("actor", peer.user.as_str())
+        .with("user", user);
     let ids = engine.store.delete_all(user, &mut event)?;
     engine.cache.remove_tokens(&ids);
     engine.syslog.emit(&event, Severity::Info);
@@ -209,7 +263,10 @@ fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
 
 fn apply_setting(engine: &Engine, peer: &Peer, key: &str, new: Settings) -> Outcome {
     let old = engine.settings();
-    let (old_text, new_text) = (old.get(key).map_err(|e| Failure::invalid(e.0))?, new.get(key).map_err(|e| Failure::invalid(e.0))?);
+    let (old_text, new_text) = (
+        old.get(key).map_err(|e| Failure::invalid(e.0))?,
+        new.get(key).map_err(|e| Failure::invalid(e.0))?,
+    );
     if old_text != new_text {
         let event = Event::new("settings.change", now())
             .with("actor", peer.user.as_str())
@@ -230,7 +287,11 @@ fn set_setting(engine: &Engine, peer: &Peer, key: &str, value: &str) -> Outcome 
     apply_setting(engine, peer, key, new)
 }
 
-fn change_networks(engine: &Engine, peer: &Peer, change: impl FnOnce(&mut Vec<ipnet::IpNet>) -> Result<(), Failure>) -> Outcome {
+fn change_networks(
+    engine: &Engine,
+    peer: &Peer,
+    change: impl FnOnce(&mut Vec<ipnet::IpNet>) -> Result<(), Failure>,
+) -> Outcome {
     require_admin(peer, "changing allowed-networks")?;
     let mut new = (*engine.settings()).clone();
     change(&mut new.allowed_networks)?;
@@ -238,11 +299,17 @@ fn change_networks(engine: &Engine, peer: &Peer, change: impl FnOnce(&mut Vec<ip
 }
 
 fn check_ip(engine: &Engine, address: &str) -> Outcome {
-    let ip: std::net::IpAddr = address
-        .parse()
-        .map_err(|_| Failure::invalid(format!("{address:?} is not an IP address (e.g. 192.0.2.10 or 2001:db8::1)")))?;
+    let ip: std::net::IpAddr = address.parse().map_err(|_| {
+        Failure::invalid(format!(
+            "{address:?} is not an IP address (e.g. 192.0.2.10 or 2001:db8::1)"
+        ))
+    })?;
     let (allowed, rule) = engine.settings().network_rule(ip);
-    to_value(IpCheck { address: ip.to_string(), allowed, rule })
+    to_value(IpCheck {
+        address: ip.to_string(),
+        allowed,
+        rule,
+    })
 }
 
 fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
@@ -254,7 +321,13 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
         .into_iter()
         .filter(|r| user.as_ref().is_none_or(|u| *u == r.user))
         .map(|r| FailureInfo {
-            locked_until: r.locked_until.filter(|&t| t > now).map(|t| if t == i64::MAX { "reset".to_string() } else { rfc3339(t) }),
+            locked_until: r.locked_until.filter(|&t| t > now).map(|t| {
+                if t == i64::MAX {
+                    "reset".to_string()
+                } else {
+                    rfc3339(t)
+                }
+            }),
             user: r.user,
             failures: r.count,
         })
@@ -264,14 +337,22 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
 
 fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     require_admin(peer, "resetting failure counts")?;
-    let event = Event::new("failures.reset", now()).with("actor", peer.user.as_str()).with("user", user);
+    let event = Event::new("failures.reset", now())
+        .with("actor", peer.user.as_str())
+        .with("user", user);
     engine.store.reset_failures(user, &event)?;
     engine.lockout.reset(user);
     engine.syslog.emit(&event, Severity::Info);
     Ok(json!({ "user": user, "reset": true }))
 }
 
-fn audit(engine: &Engine, peer: &Peer, user: Option<String>, since: Option<String>, limit: Option<u32>) -> Outcome {
+fn audit(
+    engine: &Engine,
+    peer: &Peer,
+    user: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+) -> Outcome {
     let user = match user {
         Some(u) if u != peer.user => {
             require_admin(peer, "reading other users' audit events")?;
@@ -282,10 +363,14 @@ fn audit(engine: &Engine, peer: &Peer, user: Option<String>, since: Option<Strin
         None => Some(peer.user.clone()),
     };
     let since = match since {
-        Some(d) => now() - crate::settings::parse_duration(&d).map_err(|e| Failure::invalid(e.0))? as i64,
+        Some(d) => {
+            now() - crate::settings::parse_duration(&d).map_err(|e| Failure::invalid(e.0))? as i64
+        }
         None => 0,
     };
-    let rows = engine.store.audit(user.as_deref(), since, limit.unwrap_or(100).min(100_000))?;
+    let rows = engine
+        .store
+        .audit(user.as_deref(), since, limit.unwrap_or(100).min(100_000))?;
     let events: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -300,10 +385,22 @@ fn audit(engine: &Engine, peer: &Peer, user: Option<String>, since: Option<Strin
 }
 
 fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {
-    let invalid = |reason: &str| to_value(VerifyResult { valid: false, user: None, token_id: None, reason: Some(reason.into()) });
-    let Ok(token) = Token::parse(token.0.trim()) else { return invalid("invalid_token") };
-    let Some(record) = engine.store.token(token.id())? else { return invalid("invalid_token") };
-    let hasher = crate::token::Hasher::new(engine.config().argon2).map_err(|e| Failure::invalid(e.to_string()))?;
+    let invalid = |reason: &str| {
+        to_value(VerifyResult {
+            valid: false,
+            user: None,
+            token_id: None,
+            reason: Some(reason.into()),
+        })
+    };
+    let Ok(token) = Token::parse(token.0.trim()) else {
+        return invalid("invalid_token");
+    };
+    let Some(record) = engine.store.token(token.id())? else {
+        return invalid("invalid_token");
+    };
+    let hasher = crate::token::Hasher::new(engine.config().argon2)
+        .map_err(|e| Failure::invalid(e.to_string()))?;
     if !hasher.verify(&token, &record.hash) {
         return invalid("invalid_token");
     }
@@ -312,14 +409,22 @@ fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {
         Some("expired")
     } else if user.as_ref().is_some_and(|u| *u != record.owner) {
         Some("wrong_user")
-    } else if settings.admin_only_create && !settings.regular_users_use_tokens && !crate::peer::is_admin_account(&record.owner, &engine.config().admin_group) {
+    } else if settings.admin_only_create
+        && !settings.regular_users_use_tokens
+        && !crate::peer::is_admin_account(&record.owner, &engine.config().admin_group)
+    {
         Some("owner_not_allowed")
     } else if engine.lockout.is_locked(&record.owner, now()) {
         Some("locked")
     } else {
         None
     };
-    to_value(VerifyResult { valid: reason.is_none(), user: Some(record.owner), token_id: Some(record.id), reason: reason.map(String::from) })
+    to_value(VerifyResult {
+        valid: reason.is_none(),
+        user: Some(record.owner),
+        token_id: Some(record.id),
+        reason: reason.map(String::from),
+    })
 }
 
 fn status(engine: &Engine) -> Outcome {

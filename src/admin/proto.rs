@@ -27,22 +27,55 @@ pub struct Envelope {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
-    Create { name: Option<String>, expires: Option<String>, user: Option<String> },
-    List { user: Option<String>, all: bool },
-    Show { id: String },
-    Delete { ids: Vec<String> },
-    DeleteAll { user: String },
+    Create {
+        name: Option<String>,
+        expires: Option<String>,
+        user: Option<String>,
+    },
+    List {
+        user: Option<String>,
+        all: bool,
+    },
+    Show {
+        id: String,
+    },
+    Delete {
+        ids: Vec<String>,
+    },
+    DeleteAll {
+        user: String,
+    },
     Settings,
-    SettingsSet { key: String, value: String },
+    SettingsSet {
+        key: String,
+        value: String,
+    },
     AllowIpList,
-    AllowIpAdd { cidrs: Vec<String> },
-    AllowIpRemove { cidrs: Vec<String> },
+    AllowIpAdd {
+        cidrs: Vec<String>,
+    },
+    AllowIpRemove {
+        cidrs: Vec<String>,
+    },
     AllowIpClear,
-    CheckIp { address: String },
-    Failures { user: Option<String> },
-    FailuresReset { user: String },
-    Audit { user: Option<String>, since: Option<String>, limit: Option<u32> },
-    Verify { user: Option<String>, token: Secret },
+    CheckIp {
+        address: String,
+    },
+    Failures {
+        user: Option<String>,
+    },
+    FailuresReset {
+        user: String,
+    },
+    Audit {
+        user: Option<String>,
+        since: Option<String>,
+        limit: Option<u32>,
+    },
+    Verify {
+        user: Option<String>,
+        token: Secret,
+    },
     Status,
 }
 
@@ -153,7 +186,10 @@ fn invalid(msg: String) -> io::Error {
 pub fn write_json(w: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     let body = Zeroizing::new(serde_json::to_vec(value).map_err(|e| invalid(e.to_string()))?);
     if body.len() > MAX_REPLY {
-        return Err(invalid(format!("message of {} bytes exceeds {MAX_REPLY}", body.len())));
+        return Err(invalid(format!(
+            "message of {} bytes exceeds {MAX_REPLY}",
+            body.len()
+        )));
     }
     let mut frame = Zeroizing::new(Vec::with_capacity(body.len() + 4));
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -166,7 +202,9 @@ pub fn write_json(w: &mut impl Write, value: &impl Serialize) -> io::Result<()> 
 pub fn frame_len(prefix: [u8; 4]) -> io::Result<usize> {
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME {
-        return Err(invalid(format!("message of {len} bytes exceeds the {MAX_FRAME}-byte limit")));
+        return Err(invalid(format!(
+            "message of {len} bytes exceeds the {MAX_FRAME}-byte limit"
+        )));
     }
     Ok(len)
 }
@@ -177,7 +215,9 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     r.read_exact(&mut prefix)?;
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_REPLY {
-        return Err(invalid(format!("reply of {len} bytes exceeds the {MAX_REPLY}-byte limit")));
+        return Err(invalid(format!(
+            "reply of {len} bytes exceeds the {MAX_REPLY}-byte limit"
+        )));
     }
     let mut body = Zeroizing::new(vec![0u8; len]);
     r.read_exact(&mut body)?;
@@ -196,7 +236,10 @@ mod tests {
 
     #[test]
     fn request_roundtrip_keeps_kebab_names() {
-        let env = Envelope { v: 1, request: Request::DeleteAll { user: "bob".into() } };
+        let env = Envelope {
+            v: 1,
+            request: Request::DeleteAll { user: "bob".into() },
+        };
         let text = serde_json::to_string(&env).unwrap();
         assert!(text.contains(r#""cmd":"delete-all""#));
         let back: Envelope = serde_json::from_str(&text).unwrap();
@@ -205,7 +248,10 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        let req = Request::Verify { user: None, token: Secret(Zeroizing::new("atk_x".into())) };
+        let req = Request::Verify {
+            user: None,
+            token: Secret(Zeroizing::new("atk_x".into())),
+        };
         assert!(!format!("{req:?}").contains("atk_x"));
     }
 

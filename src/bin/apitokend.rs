@@ -8,7 +8,10 @@ use apitokend::config::Config;
 
 /// Personal API token daemon for nginx auth_request, Apache and PAM.
 #[derive(Parser)]
-#[command(version, after_help = "Examples:\n  apitokend                                  # per-user directories, zero set-up\n  apitokend --config /etc/apitokend/apitokend.toml\n  apitokend --config /etc/apitokend/apitokend.toml --check-config")]
+#[command(
+    version,
+    after_help = "Examples:\n  apitokend                                  # per-user directories, zero set-up\n  apitokend --config /etc/apitokend/apitokend.toml\n  apitokend --config /etc/apitokend/apitokend.toml --check-config"
+)]
 struct Args {
     /// Configuration file (default: /etc/apitokend/apitokend.toml when it exists).
     #[arg(long, value_name = "FILE")]

@@ -39,7 +39,12 @@ async fn read_request(stream: &mut UnixStream) -> std::io::Result<CheckRequest> 
 pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
     let reply = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
         Ok(Ok(req)) => answer(&engine, &req).await,
-        Ok(Err(e)) => CheckReply { verdict: Verdict::Error, user: String::new(), token_id: String::new(), reason: e.to_string() },
+        Ok(Err(e)) => CheckReply {
+            verdict: Verdict::Error,
+            user: String::new(),
+            token_id: String::new(),
+            reason: e.to_string(),
+        },
         Err(_) => return,
     };
     if let Ok(body) = reply.encode() {
@@ -53,7 +58,10 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
     let addr = match req.rhost.as_str() {
         "" if req.via == proto::Via::Pam => ClientAddr::Local,
         "" => ClientAddr::Unknown,
-        host => host.parse().map(ClientAddr::Ip).unwrap_or(ClientAddr::Unknown),
+        host => host
+            .parse()
+            .map(ClientAddr::Ip)
+            .unwrap_or(ClientAddr::Unknown),
     };
     let via = match req.via {
         proto::Via::Pam => Via::Pam,
@@ -70,10 +78,21 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
     };
     let decision = engine.decide(&auth).await;
     let (user, token_id, reason) = match &decision {
-        Decision::Allow { user, token_id } => (user.clone(), token_id.clone().unwrap_or_default(), String::new()),
-        Decision::Unauthorized(r) | Decision::Forbidden(r) => (req.user.clone(), String::new(), r.as_str().to_string()),
+        Decision::Allow { user, token_id } => (
+            user.clone(),
+            token_id.clone().unwrap_or_default(),
+            String::new(),
+        ),
+        Decision::Unauthorized(r) | Decision::Forbidden(r) => {
+            (req.user.clone(), String::new(), r.as_str().to_string())
+        }
         Decision::Locked => (req.user.clone(), String::new(), "locked".into()),
         Decision::Ignore | Decision::Error => (req.user.clone(), String::new(), String::new()),
     };
-    CheckReply { verdict: verdict(&decision), user, token_id, reason }
+    CheckReply {
+        verdict: verdict(&decision),
+        user,
+        token_id,
+        reason,
+    }
 }

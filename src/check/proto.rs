@@ -240,7 +240,9 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
 pub fn frame_len(prefix: [u8; 4]) -> io::Result<usize> {
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME {
-        return Err(invalid(&format!("frame of {len} bytes exceeds the {MAX_FRAME}-byte limit")));
+        return Err(invalid(&format!(
+            "frame of {len} bytes exceeds the {MAX_FRAME}-byte limit"
+        )));
     }
     Ok(len)
 }

@@ -210,7 +210,11 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Ids of the tokens to delete.
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub ids: Vec<String>,
     /// Delete every token of --user (admins).
     #[arg(long, requires = "user")]
@@ -300,7 +304,9 @@ mod tests {
     #[test]
     fn revoke_alias_parses_as_delete() {
         let cli = Cli::try_parse_from(["apitoken", "revoke", "abc"]).unwrap();
-        assert!(matches!(cli.command, Command::Delete(DeleteArgs { ref ids, .. }) if ids == &["abc"]));
+        assert!(
+            matches!(cli.command, Command::Delete(DeleteArgs { ref ids, .. }) if ids == &["abc"])
+        );
     }
 
     #[test]

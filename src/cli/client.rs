@@ -84,8 +84,14 @@ struct TypedReply<T> {
 
 /// Sends `request` to the daemon at `socket` and returns the `ok` payload.
 pub fn call<T: DeserializeOwned>(socket: &Path, request: Request) -> Result<T, ClientError> {
-    let unreachable = |source| ClientError::Unreachable { socket: socket.to_path_buf(), source };
-    let protocol = |detail: String| ClientError::Protocol { socket: socket.to_path_buf(), detail };
+    let unreachable = |source| ClientError::Unreachable {
+        socket: socket.to_path_buf(),
+        source,
+    };
+    let protocol = |detail: String| ClientError::Protocol {
+        socket: socket.to_path_buf(),
+        detail,
+    };
     let body = exchange(socket, request).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData => protocol(e.to_string()),
         _ => unreachable(e),
@@ -110,7 +116,13 @@ fn exchange(socket: &Path, request: Request) -> io::Result<Zeroizing<Vec<u8>>> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    proto::write_json(&mut stream, &Envelope { v: proto::VERSION, request })?;
+    proto::write_json(
+        &mut stream,
+        &Envelope {
+            v: proto::VERSION,
+            request,
+        },
+    )?;
     proto::read_frame(&mut stream)
 }
 
@@ -120,14 +132,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let map: HashMap<String, OsString> =
-            pairs.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let map: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn resolve_socket_flag_wins_over_everything() {
-        let got = resolve_socket(Some(Path::new("/x.sock")), env(&[("APITOKEN_SOCKET", "/e")]), true, 5);
+        let got = resolve_socket(
+            Some(Path::new("/x.sock")),
+            env(&[("APITOKEN_SOCKET", "/e")]),
+            true,
+            5,
+        );
         assert_eq!(got, PathBuf::from("/x.sock"));
     }
 
@@ -151,7 +170,12 @@ mod tests {
 
     #[test]
     fn resolve_socket_without_anything_uses_tmp_per_uid() {
-        let got = resolve_socket(None, env(&[("APITOKEN_SOCKET", ""), ("XDG_RUNTIME_DIR", "")]), false, 1000);
+        let got = resolve_socket(
+            None,
+            env(&[("APITOKEN_SOCKET", ""), ("XDG_RUNTIME_DIR", "")]),
+            false,
+            1000,
+        );
         assert_eq!(got, PathBuf::from("/tmp/apitokend-1000/admin.sock"));
     }
 

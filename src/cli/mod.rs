@@ -116,7 +116,11 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     let socket = client::default_socket(cli.socket.as_deref());
     if let Command::Create(a) = cli.command {
-        let request = Request::Create { name: a.name, expires: a.expires, user: a.user };
+        let request = Request::Create {
+            name: a.name,
+            expires: a.expires,
+            user: a.user,
+        };
         return create(&socket, request, cli.json);
     }
     let (request, view) = plan(cli.command)?;
@@ -160,34 +164,68 @@ fn create(socket: &Path, request: Request, json: bool) -> Result<u8, CliError> {
 /// The request for a subcommand and how its reply is shown.
 fn plan(command: Command) -> Result<(Request, View), CliError> {
     Ok(match command {
-        Command::Create(a) => {
-            (Request::Create { name: a.name, expires: a.expires, user: a.user }, View::Token)
-        }
-        Command::List(a) => (Request::List { user: a.user, all: a.all }, View::TokenList),
+        Command::Create(a) => (
+            Request::Create {
+                name: a.name,
+                expires: a.expires,
+                user: a.user,
+            },
+            View::Token,
+        ),
+        Command::List(a) => (
+            Request::List {
+                user: a.user,
+                all: a.all,
+            },
+            View::TokenList,
+        ),
         Command::Show { id } => (Request::Show { id: id_of(id) }, View::Token),
         Command::Delete(a) => match (a.all, a.user) {
             (true, Some(user)) => (Request::DeleteAll { user }, View::DeletedAll),
-            _ => (Request::Delete { ids: a.ids.into_iter().map(id_of).collect() }, View::Deleted),
+            _ => (
+                Request::Delete {
+                    ids: a.ids.into_iter().map(id_of).collect(),
+                },
+                View::Deleted,
+            ),
         },
         Command::Settings { action: None } => (Request::Settings, View::Settings),
-        Command::Settings { action: Some(SettingsAction::Set { key, value }) } => {
-            (Request::SettingsSet { key: key.clone(), value }, View::SettingChanged(key))
-        }
+        Command::Settings {
+            action: Some(SettingsAction::Set { key, value }),
+        } => (
+            Request::SettingsSet {
+                key: key.clone(),
+                value,
+            },
+            View::SettingChanged(key),
+        ),
         Command::AllowIp { action } => (allow_ip(action), View::Networks),
         Command::CheckIp { address } => (Request::CheckIp { address }, View::IpCheck),
-        Command::Failures { action: Some(FailuresAction::Reset { user }), .. } => {
-            (Request::FailuresReset { user }, View::FailuresReset)
-        }
+        Command::Failures {
+            action: Some(FailuresAction::Reset { user }),
+            ..
+        } => (Request::FailuresReset { user }, View::FailuresReset),
         Command::Failures { user, action: None } => (Request::Failures { user }, View::Failures),
-        Command::Audit(a) => {
-            (Request::Audit { user: a.user, since: a.since, limit: a.limit }, View::Audit)
-        }
+        Command::Audit(a) => (
+            Request::Audit {
+                user: a.user,
+                since: a.since,
+                limit: a.limit,
+            },
+            View::Audit,
+        ),
         Command::Verify { user } => {
             if io::stdin().is_terminal() {
                 let _ = write!(io::stderr(), "Token (it will be echoed; prefer a pipe): ");
             }
             let token = read_token(&mut io::stdin().lock())?;
-            (Request::Verify { user, token: Secret(token) }, View::Verify)
+            (
+                Request::Verify {
+                    user,
+                    token: Secret(token),
+                },
+                View::Verify,
+            )
         }
         Command::Status => (Request::Status, View::Status),
     })
@@ -266,12 +304,20 @@ mod tests {
 
     #[test]
     fn read_token_empty_input_is_error() {
-        assert!(matches!(read_token(&mut io::Cursor::new("\n")), Err(CliError::Input(_))));
+        assert!(matches!(
+            read_token(&mut io::Cursor::new("\n")),
+            Err(CliError::Input(_))
+        ));
     }
 
     #[test]
     fn exit_status_maps_every_error_kind() {
-        let daemon = |kind| CliError::Client(ClientError::Daemon(ErrorReply { kind, message: "m".into() }));
+        let daemon = |kind| {
+            CliError::Client(ClientError::Daemon(ErrorReply {
+                kind,
+                message: "m".into(),
+            }))
+        };
         assert_eq!(daemon(ErrorKind::PermissionDenied).exit_status(), 3);
         assert_eq!(daemon(ErrorKind::NotFound).exit_status(), 4);
         assert_eq!(daemon(ErrorKind::Invalid).exit_status(), 1);
@@ -286,7 +332,10 @@ mod tests {
 
     #[test]
     fn id_of_whole_token_keeps_only_the_id() {
-        assert_eq!(id_of("atk_AbCd1234_secretsecretsecretsecretsecretse0a1b2c".into()), "AbCd1234");
+        assert_eq!(
+            id_of("atk_AbCd1234_secretsecretsecretsecretsecretse0a1b2c".into()),
+            "AbCd1234"
+        );
         assert_eq!(id_of("atk_AbCd1234_".into()), "AbCd1234");
         assert_eq!(id_of("AbCd1234".into()), "AbCd1234");
         assert_eq!(id_of("atk_short".into()), "atk_short");

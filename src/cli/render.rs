@@ -40,7 +40,9 @@ fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, ShapeError> {
 }
 
 fn object(value: &Value) -> Result<&Map<String, Value>, ShapeError> {
-    value.as_object().ok_or_else(|| ShapeError("expected an object".into()))
+    value
+        .as_object()
+        .ok_or_else(|| ShapeError("expected an object".into()))
 }
 
 /// Whether `value` is a negative answer (check-ip denied, verify invalid).
@@ -70,7 +72,10 @@ pub fn human(view: &View, value: &Value) -> Result<Rendered, ShapeError> {
         View::Verify => verify(&parse(value)?),
         View::Status => status(object(value)?),
     };
-    Ok(Rendered { text, negative: is_negative(view, value) })
+    Ok(Rendered {
+        text,
+        negative: is_negative(view, value),
+    })
 }
 
 fn token_list(tokens: &[TokenInfo]) -> String {
@@ -78,7 +83,14 @@ fn token_list(tokens: &[TokenInfo]) -> String {
         return "No tokens.\n".into();
     }
     let mut table = Table::new(&[
-        "ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST IP", "STATE",
+        "ID",
+        "USER",
+        "NAME",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "LAST IP",
+        "STATE",
     ]);
     for t in tokens {
         table.push(vec![
@@ -112,7 +124,10 @@ pub fn token(t: &TokenInfo) -> String {
 }
 
 fn deleted(d: &Deleted) -> String {
-    d.deleted.iter().map(|id| format!("Deleted token {}.\n", clean(id))).collect()
+    d.deleted
+        .iter()
+        .map(|id| format!("Deleted token {}.\n", clean(id)))
+        .collect()
 }
 
 fn deleted_all(obj: &Map<String, Value>) -> String {
@@ -145,8 +160,12 @@ fn setting_value(key: &str, value: &Value) -> String {
 }
 
 fn settings(obj: &Map<String, Value>) -> String {
-    let known = SETTING_ORDER.iter().filter_map(|k| obj.get(*k).map(|v| (*k, v)));
-    let extra = obj.iter().filter(|(k, _)| !SETTING_ORDER.contains(&k.as_str()));
+    let known = SETTING_ORDER
+        .iter()
+        .filter_map(|k| obj.get(*k).map(|v| (*k, v)));
+    let extra = obj
+        .iter()
+        .filter(|(k, _)| !SETTING_ORDER.contains(&k.as_str()));
     let pairs: Vec<(&str, String)> = known
         .chain(extra.map(|(k, v)| (k.as_str(), v)))
         .map(|(k, v)| (k, setting_value(k, v)))
@@ -187,17 +206,26 @@ fn failures(rows: &[FailureInfo]) -> String {
 
 fn failures_reset(obj: &Map<String, Value>) -> String {
     let user = obj.get("user").map(scalar).unwrap_or_default();
-    format!("Failed logins of {} reset; the user is not locked.\n", clean(&user))
+    format!(
+        "Failed logins of {} reset; the user is not locked.\n",
+        clean(&user)
+    )
 }
 
 /// Audit keys in the order of SPEC section 10; any others follow alphabetically.
-const AUDIT_ORDER: [&str; 10] =
-    ["actor", "user", "token_id", "name", "expires", "count", "key", "old", "new", "failures"];
+const AUDIT_ORDER: [&str; 10] = [
+    "actor", "user", "token_id", "name", "expires", "count", "key", "old", "new", "failures",
+];
 
 fn audit_details(event: &Map<String, Value>) -> String {
-    let known = AUDIT_ORDER.iter().filter_map(|k| event.get(*k).map(|v| (*k, v)));
+    let known = AUDIT_ORDER
+        .iter()
+        .filter_map(|k| event.get(*k).map(|v| (*k, v)));
     let skip = |k: &str| k == "time" || k == "event" || AUDIT_ORDER.contains(&k);
-    let extra = event.iter().filter(|(k, _)| !skip(k)).map(|(k, v)| (k.as_str(), v));
+    let extra = event
+        .iter()
+        .filter(|(k, _)| !skip(k))
+        .map(|(k, v)| (k.as_str(), v));
     known
         .chain(extra)
         .map(|(k, v)| {
@@ -284,10 +312,21 @@ mod tests {
     fn human_token_list_has_all_columns() {
         let out = human(&View::TokenList, &json!([info()])).unwrap().text;
         let header = out.lines().next().unwrap();
-        for col in ["ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST IP", "STATE"] {
+        for col in [
+            "ID",
+            "USER",
+            "NAME",
+            "CREATED",
+            "EXPIRES",
+            "LAST USED",
+            "LAST IP",
+            "STATE",
+        ] {
             assert!(header.contains(col), "{header}");
         }
-        assert!(out.contains("AbCd1234") && out.contains("never") && out.contains("2025-01-02 03:04"));
+        assert!(
+            out.contains("AbCd1234") && out.contains("never") && out.contains("2025-01-02 03:04")
+        );
     }
 
     #[test]

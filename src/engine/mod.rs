@@ -101,7 +101,10 @@ impl Reason {
 /// The engine's answer; each front end maps it in exactly one `match`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow { user: String, token_id: Option<String> },
+    Allow {
+        user: String,
+        token_id: Option<String>,
+    },
     /// Wrong credentials (HTTP 401).
     Unauthorized(Reason),
     /// Refused by policy (HTTP 403): address, password logins off, owner not allowed.
@@ -143,7 +146,10 @@ impl Engine {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Engine {
             verifier: Verifier::new(store.clone(), hasher, cores.div_ceil(2)),
-            cache: Cache::new(std::time::Duration::from_secs(config.cache.ttl_seconds), config.cache.max_entries)?,
+            cache: Cache::new(
+                std::time::Duration::from_secs(config.cache.ttl_seconds),
+                config.cache.max_entries,
+            )?,
             syslog: Syslog::new(&config.syslog)?,
             settings: RwLock::new(Arc::new(settings)),
             lockout,
@@ -158,7 +164,10 @@ impl Engine {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Applies a re-read configuration file. Returns the keys whose change only takes
@@ -170,7 +179,10 @@ impl Engine {
             ("state_dir", old.state_dir != new.state_dir),
             ("runtime_dir", old.runtime_dir != new.runtime_dir),
             ("http.listen", old.http.listen != new.http.listen),
-            ("http.socket_group", old.http.socket_group != new.http.socket_group),
+            (
+                "http.socket_group",
+                old.http.socket_group != new.http.socket_group,
+            ),
             ("cache", old.cache != new.cache),
         ];
         for (key, changed) in checks {
@@ -187,7 +199,10 @@ impl Engine {
 
     /// The settings in force.
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the settings (after the store committed them) and empties the cache, so the
@@ -216,7 +231,13 @@ impl Engine {
         decision
     }
 
-    async fn judge(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config, now: i64) -> (Decision, String) {
+    async fn judge(
+        &self,
+        req: &AuthRequest<'_>,
+        s: &Settings,
+        config: &Config,
+        now: i64,
+    ) -> (Decision, String) {
         let claimed = req.user.to_string();
         let allowed = match req.addr {
             ClientAddr::Local => true,
@@ -229,7 +250,9 @@ impl Engine {
         if !claimed.is_empty() && self.lockout.is_locked(&claimed, now) {
             return (Decision::Locked, claimed);
         }
-        let token = std::str::from_utf8(req.secret).ok().and_then(|t| Token::parse(t).ok());
+        let token = std::str::from_utf8(req.secret)
+            .ok()
+            .and_then(|t| Token::parse(t).ok());
         match token {
             Some(token) => self.judge_token(req, &token, s, config, now).await,
             None => (self.judge_password(req, s, config).await, claimed),
@@ -245,17 +268,37 @@ impl Engine {
         }
     }
 
-    async fn judge_token(&self, req: &AuthRequest<'_>, token: &Token, s: &Settings, config: &Config, now: i64) -> (Decision, String) {
+    async fn judge_token(
+        &self,
+        req: &AuthRequest<'_>,
+        token: &Token,
+        s: &Settings,
+        config: &Config,
+        now: i64,
+    ) -> (Decision, String) {
         let claimed = req.user.to_string();
         let fp = self.cache.fingerprint(token);
         let entry: Arc<Verified> = match self.cache.get(&fp) {
             Some(e) => e,
-            None => match self.verifier.verify(&self.cache, fp, token, &config.admin_group, now, &self.metrics).await {
+            None => match self
+                .verifier
+                .verify(
+                    &self.cache,
+                    fp,
+                    token,
+                    &config.admin_group,
+                    now,
+                    &self.metrics,
+                )
+                .await
+            {
                 Ok(Some(e)) => e,
                 Ok(None) => return (Self::wrong(s, Reason::InvalidToken), claimed),
                 Err(e) => {
                     return match e {
-                        crate::verify::VerifyError::Busy => (Self::wrong(s, Reason::InvalidToken), claimed),
+                        crate::verify::VerifyError::Busy => {
+                            (Self::wrong(s, Reason::InvalidToken), claimed)
+                        }
                         _ => (Decision::Error, claimed),
                     }
                 }
@@ -271,17 +314,31 @@ impl Engine {
             return (Decision::Locked, entry.owner.clone());
         }
         if s.admin_only_create && !s.regular_users_use_tokens && !entry.owner_admin {
-            return (Decision::Forbidden(Reason::OwnerNotAllowed), entry.owner.clone());
+            return (
+                Decision::Forbidden(Reason::OwnerNotAllowed),
+                entry.owner.clone(),
+            );
         }
         let ip = match req.addr {
             ClientAddr::Ip(ip) => Some(ip.to_canonical().to_string()),
             _ => None,
         };
         self.last_used.touch(&entry.id, ip, now);
-        (Decision::Allow { user: entry.owner.clone(), token_id: Some(entry.id.clone()) }, entry.owner.clone())
+        (
+            Decision::Allow {
+                user: entry.owner.clone(),
+                token_id: Some(entry.id.clone()),
+            },
+            entry.owner.clone(),
+        )
     }
 
-    async fn judge_password(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config) -> Decision {
+    async fn judge_password(
+        &self,
+        req: &AuthRequest<'_>,
+        s: &Settings,
+        config: &Config,
+    ) -> Decision {
         if !s.password_auth {
             return Decision::Forbidden(Reason::PasswordDisabled);
         }
@@ -294,7 +351,9 @@ impl Engine {
         if config.password.backend == PasswordBackend::None {
             return Decision::Unauthorized(Reason::BadPassword);
         }
-        let Ok(_permit) = self.password_slots.acquire().await else { return Decision::Error };
+        let Ok(_permit) = self.password_slots.acquire().await else {
+            return Decision::Error;
+        };
         self.metrics.password_checks.fetch_add(1, Ordering::Relaxed);
         let service = config.password.pam_service.clone();
         let user = req.user.to_string();
@@ -303,16 +362,30 @@ impl Engine {
             ClientAddr::Ip(ip) => Some(ip.to_string()),
             _ => None,
         };
-        let ok = tokio::task::spawn_blocking(move || crate::password::authenticate(&service, &user, &secret, rhost.as_deref())).await;
+        let ok = tokio::task::spawn_blocking(move || {
+            crate::password::authenticate(&service, &user, &secret, rhost.as_deref())
+        })
+        .await;
         match ok {
-            Ok(true) => Decision::Allow { user: req.user.to_string(), token_id: None },
+            Ok(true) => Decision::Allow {
+                user: req.user.to_string(),
+                token_id: None,
+            },
             Ok(false) => Decision::Unauthorized(Reason::BadPassword),
             Err(_) => Decision::Error,
         }
     }
 
     /// Emits the decision's event, counts failures and persists lockout changes.
-    fn account(&self, req: &AuthRequest<'_>, s: &Settings, config: &Config, d: &Decision, user: &str, now: i64) {
+    fn account(
+        &self,
+        req: &AuthRequest<'_>,
+        s: &Settings,
+        config: &Config,
+        d: &Decision,
+        user: &str,
+        now: i64,
+    ) {
         let ip = match req.addr {
             ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
             ClientAddr::Unknown => "unknown".into(),
@@ -322,7 +395,11 @@ impl Engine {
         let reason = match d {
             Decision::Allow { token_id, .. } => {
                 if config.syslog.log_success {
-                    let method = if token_id.is_some() { "token" } else { "password" };
+                    let method = if token_id.is_some() {
+                        "token"
+                    } else {
+                        "password"
+                    };
                     let e = Event::new("auth.success", now)
                         .with("user", shown_user)
                         .with("method", method)
@@ -330,7 +407,11 @@ impl Engine {
                         .with("ip", ip)
                         .with("via", req.via.as_str())
                         .with("service", req.service);
-                    let e = if req.request.is_empty() { e } else { e.with("request", req.request) };
+                    let e = if req.request.is_empty() {
+                        e
+                    } else {
+                        e.with("request", req.request)
+                    };
                     self.syslog.emit(&e, Severity::Info);
                 }
                 if let Some(row) = self.lockout.record_success(user) {
@@ -347,15 +428,24 @@ impl Engine {
             .with("ip", ip)
             .with("via", req.via.as_str())
             .with("reason", reason.as_str());
-        let e = if req.request.is_empty() { e } else { e.with("request", req.request) };
+        let e = if req.request.is_empty() {
+            e
+        } else {
+            e.with("request", req.request)
+        };
         self.syslog.emit(&e, Severity::Notice);
-        let counts = matches!(reason, Reason::InvalidToken | Reason::Expired | Reason::WrongUser | Reason::BadPassword);
+        let counts = matches!(
+            reason,
+            Reason::InvalidToken | Reason::Expired | Reason::WrongUser | Reason::BadPassword
+        );
         if !counts || user.is_empty() {
             return;
         }
         if let Some(change) = self.lockout.record_failure(user, now, s) {
             let event = change.locked_now.then(|| {
-                Event::new("user.lockout", now).with("user", user).with("failures", change.row.count.to_string())
+                Event::new("user.lockout", now)
+                    .with("user", user)
+                    .with("failures", change.row.count.to_string())
             });
             if let Some(e) = &event {
                 self.syslog.emit(e, Severity::Warning);
@@ -370,8 +460,14 @@ impl Engine {
             // The in-memory state already applies; a write error here loses only
             // persistence across a restart, so it is logged, not propagated.
             if let Err(e) = store.save_failure(&row, event.as_ref()) {
-                eprintln!("apitokend: cannot persist failure count for {}: {e}", row.user);
+                eprintln!(
+                    "apitokend: cannot persist failure count for {}: {e}",
+                    row.user
+                );
             }
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

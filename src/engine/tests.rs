@@ -1,0 +1,239 @@
+//! The rule matrix of SPEC §5 as a table, run against a real store and the real engine
+//! (no front end): every row sets settings, asks one question and names the decision.
+
+use super::*;
+use crate::config::Config;
+use crate::store::TokenRecord;
+
+struct Fixture {
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    root_token: String,
+    user_token: String,
+    expired_token: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::parse("[syslog]\nenabled = false\n[password]\nbackend = \"none\"\n[argon2]\nmemory_kib = 64\niterations = 1\n", std::path::Path::new("t")).unwrap();
+    config.state_dir = dir.path().to_path_buf();
+    let store = Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
+    let hasher = crate::token::Hasher::new(config.argon2).unwrap();
+    let mut add = |owner: &str, expires_at: Option<i64>| {
+        let t = Token::generate().unwrap();
+        let rec = TokenRecord {
+            id: t.id().into(),
+            owner: owner.into(),
+            name: String::new(),
+            hash: hasher.hash(&t).unwrap(),
+            created_at: 0,
+            created_by: "root".into(),
+            expires_at,
+            last_used_at: None,
+            last_used_ip: None,
+        };
+        store
+            .insert_token(&rec, &Event::new("token.create", 0))
+            .unwrap();
+        t.expose().to_string()
+    };
+    let root_token = add("root", None);
+    let user_token = add("svc-ci", None);
+    let expired_token = add("svc-ci", Some(1));
+    Fixture {
+        engine: Engine::new(config, store).unwrap(),
+        _dir: dir,
+        root_token,
+        user_token,
+        expired_token,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Secret {
+    Root,
+    User,
+    Expired,
+    Password,
+    BadChecksum,
+}
+
+use Decision::{Forbidden, Ignore, Locked, Unauthorized};
+
+/// An expected token success for `user` (the token id is checked to be present).
+fn allow(user: &str) -> Decision {
+    Decision::Allow {
+        user: user.into(),
+        token_id: None,
+    }
+}
+
+#[tokio::test]
+async fn decide_rule_matrix() {
+    let f = fixture();
+    let ip = |s: &str| ClientAddr::Ip(s.parse().unwrap());
+    // (settings, kind, claimed user, secret, address, via, expected decision)
+    #[rustfmt::skip]
+    let table: Vec<(&[(&str, &str)], Kind, &str, Secret, ClientAddr, Via, Decision)> = vec![
+        (&[], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
+        (&[], Kind::UserSecret, "svc-ci", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
+        (&[], Kind::UserSecret, "alice", Secret::User, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::WrongUser)),
+        (&[], Kind::Bearer, "", Secret::Expired, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::Expired)),
+        (&[], Kind::Bearer, "", Secret::BadChecksum, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::InvalidToken)),
+        (&[], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::BadPassword)),
+        (&[], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Pam, Ignore),
+        (&[], Kind::UserSecret, "alice", Secret::Password, ClientAddr::Unknown, Via::External, Unauthorized(Reason::BadPassword)),
+        // allowed-networks applies to tokens and passwords, on every front end.
+        (&[("allowed-networks", "10.0.0.0/8")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, Forbidden(Reason::IpDenied)),
+        (&[("allowed-networks", "10.0.0.0/8")], Kind::Bearer, "", Secret::User, ip("10.1.1.1"), Via::Http, allow("svc-ci")),
+        (&[("allowed-networks", "10.0.0.0/8")], Kind::Bearer, "", Secret::User, ClientAddr::Unknown, Via::Http, Forbidden(Reason::IpDenied)),
+        (&[("allowed-networks", "10.0.0.0/8")], Kind::UserSecret, "svc-ci", Secret::User, ClientAddr::Local, Via::Pam, allow("svc-ci")),
+        (&[("allowed-networks", "10.0.0.0/8")], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Pam, Forbidden(Reason::IpDenied)),
+        (&[("allowed-networks", "2001:db8::/32")], Kind::Bearer, "", Secret::User, ip("2001:db8::5"), Via::Http, allow("svc-ci")),
+        // password-auth off: passwords and wrong tokens are 403; valid tokens still work.
+        (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Http, Forbidden(Reason::PasswordDisabled)),
+        (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Pam, Forbidden(Reason::PasswordDisabled)),
+        (&[("password-auth", "off")], Kind::Bearer, "", Secret::BadChecksum, ip("192.0.2.1"), Via::Http, Forbidden(Reason::PasswordDisabled)),
+        (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::User, ip("192.0.2.1"), Via::Http, Forbidden(Reason::WrongUser)),
+        (&[("password-auth", "off")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
+        // admin-only-create with regular-users-use-tokens.
+        (&[("admin-only-create", "on"), ("regular-users-use-tokens", "off")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, Forbidden(Reason::OwnerNotAllowed)),
+        (&[("admin-only-create", "on"), ("regular-users-use-tokens", "off")], Kind::Bearer, "", Secret::Root, ip("192.0.2.1"), Via::Http, allow("root")),
+        (&[("admin-only-create", "on"), ("regular-users-use-tokens", "on")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
+        (&[("admin-only-create", "off"), ("regular-users-use-tokens", "off")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
+    ];
+    for (i, (settings, kind, user, secret, addr, via, expected)) in table.into_iter().enumerate() {
+        let mut s = Settings::default();
+        for (k, v) in settings {
+            s.set(k, v).unwrap();
+        }
+        f.engine.replace_settings(s);
+        let bad = format!("{}x", &f.user_token[..f.user_token.len() - 1]);
+        let text = match secret {
+            Secret::Root => f.root_token.as_str(),
+            Secret::User => f.user_token.as_str(),
+            Secret::Expired => f.expired_token.as_str(),
+            Secret::Password => "hunter2",
+            Secret::BadChecksum => bad.as_str(),
+        };
+        let req = AuthRequest {
+            kind,
+            user,
+            secret: text.as_bytes(),
+            addr,
+            via,
+            service: "test",
+            request: "",
+        };
+        let got = f.engine.decide(&req).await;
+        match expected {
+            Decision::Allow { user, .. } => {
+                assert!(
+                    matches!(&got, Decision::Allow { user: u, token_id: Some(_) } if *u == user),
+                    "row {i}: {got:?}"
+                )
+            }
+            e => assert_eq!(got, e, "row {i}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn decide_lockout_blocks_valid_token_until_reset() {
+    let f = fixture();
+    let mut s = Settings::default();
+    s.set("lockout-threshold", "2").unwrap();
+    f.engine.replace_settings(s);
+    let ask = |secret: &'static str| AuthRequest {
+        kind: Kind::UserSecret,
+        user: "svc-ci",
+        secret: secret.as_bytes(),
+        addr: ClientAddr::Local,
+        via: Via::External,
+        service: "t",
+        request: "",
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            f.engine.decide(&ask("wrong")).await,
+            Unauthorized(Reason::BadPassword)
+        );
+    }
+    let token: &'static str = Box::leak(f.user_token.clone().into_boxed_str());
+    assert_eq!(f.engine.decide(&ask(token)).await, Locked);
+    let bearer = AuthRequest {
+        kind: Kind::Bearer,
+        user: "",
+        secret: token.as_bytes(),
+        addr: ClientAddr::Local,
+        via: Via::Http,
+        service: "t",
+        request: "",
+    };
+    assert_eq!(f.engine.decide(&bearer).await, Locked);
+    f.engine.lockout.reset("svc-ci");
+    assert!(matches!(
+        f.engine.decide(&ask(token)).await,
+        Decision::Allow { .. }
+    ));
+}
+
+#[tokio::test]
+async fn decide_deleted_token_is_refused_at_once() {
+    let f = fixture();
+    let req = AuthRequest {
+        kind: Kind::Bearer,
+        user: "",
+        secret: f.user_token.as_bytes(),
+        addr: ClientAddr::Local,
+        via: Via::Http,
+        service: "t",
+        request: "",
+    };
+    assert!(matches!(
+        f.engine.decide(&req).await,
+        Decision::Allow { .. }
+    ));
+    assert_eq!(f.engine.cache.len(), 1);
+    let id = f.user_token[4..12].to_string();
+    f.engine
+        .store
+        .delete_token(&id, &Event::new("token.delete", 0))
+        .unwrap();
+    f.engine.cache.remove_tokens(&[id]);
+    assert_eq!(
+        f.engine.decide(&req).await,
+        Unauthorized(Reason::InvalidToken)
+    );
+}
+
+#[tokio::test]
+async fn decide_concurrent_first_uses_hash_once() {
+    let f = Arc::new(fixture());
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let f = f.clone();
+        handles.push(tokio::spawn(async move {
+            let req = AuthRequest {
+                kind: Kind::Bearer,
+                user: "",
+                secret: f.user_token.as_bytes(),
+                addr: ClientAddr::Local,
+                via: Via::Http,
+                service: "t",
+                request: "",
+            };
+            f.engine.decide(&req).await
+        }));
+    }
+    for h in handles {
+        assert!(matches!(h.await.unwrap(), Decision::Allow { .. }));
+    }
+    assert_eq!(
+        f.engine
+            .metrics
+            .argon2_verifications
+            .load(Ordering::Relaxed),
+        1
+    );
+}
