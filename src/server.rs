@@ -89,7 +89,6 @@ fn bind_unix(
 
 /// Binds every socket of the configuration (SPEC §2 modes), creating the directories.
 pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
-    ensure_dir(&config.state_dir, 0o700)?;
     ensure_dir(&config.runtime_dir, 0o755)?;
     let group = match &config.http.socket_group {
         Some(name) => Some(
@@ -159,6 +158,7 @@ pub async fn run(
     listeners: Listeners,
     mut control: tokio::sync::mpsc::Receiver<Control>,
 ) -> Result<(), ServerError> {
+    ensure_dir(&config.state_dir, 0o700)?;
     let store = Arc::new(Store::open(&config.state_dir.join("tokens.db"))?);
     let engine = Arc::new(Engine::new(config, store)?);
     let graceful = Arc::new(GracefulShutdown::new());
@@ -204,6 +204,10 @@ pub async fn run(
     for t in tasks {
         let _ = t.await;
     }
+    // A connection accepted just before the listeners closed may not have sent its
+    // request yet; hyper treats it as idle and would close it unanswered. Give such
+    // requests a moment to arrive before asking connections to finish.
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     if let Ok(graceful) = Arc::try_unwrap(graceful) {
         let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
