@@ -35,6 +35,8 @@ pub enum ServerError {
     Token(#[from] crate::token::TokenError),
     #[error("{0}")]
     Other(#[from] std::io::Error),
+    #[error("{0} belongs to another user or is writable by others; remove it or choose another directory")]
+    Unsafe(PathBuf),
     #[error("socket group {0:?} does not exist; create it or change [http] socket_group")]
     NoGroup(String),
 }
@@ -54,12 +56,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
     }
 }
 
-/// Creates `dir` with `mode` when missing.
+/// Creates `dir` with `mode` when missing. An existing directory must belong to this
+/// user (or root) and be writable by nobody else: under `/tmp` another user could have
+/// made it first to plant sockets.
 fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ServerError> {
+    use std::os::unix::fs::MetadataExt;
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
             .map_err(io_err(dir))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
+    let me = nix::unistd::getuid().as_raw();
+    if (meta.uid() != me && meta.uid() != 0) || meta.mode() & 0o022 != 0 {
+        return Err(ServerError::Unsafe(dir.to_path_buf()));
     }
     Ok(())
 }
