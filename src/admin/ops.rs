@@ -433,6 +433,8 @@ fn status(engine: &Engine) -> Outcome {
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "uptime_seconds": engine.started.elapsed().as_secs(),
+        "state_dir": engine.config().state_dir,
+        "runtime_dir": engine.config().runtime_dir,
         "tokens": tokens,
         "users": users,
         "cache_entries": engine.cache.len(),
