@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 use crate::config::Argon2Config;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const PREFIX: &str = "atk_";
+/// Every token starts with this.
+pub const PREFIX: &str = "atk_";
 /// Length of the public id.
 pub const ID_LEN: usize = 8;
 const SECRET_LEN: usize = 32;

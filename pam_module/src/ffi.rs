@@ -70,8 +70,8 @@ unsafe fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<String> {
         .filter_map(|i| {
             // SAFETY: the caller promises `argv` holds `argc` entries.
             let arg = unsafe { *argv.add(i) };
-            // SAFETY: a non-null entry is a NUL-terminated string owned by libpam.
             (!arg.is_null()).then(|| {
+                // SAFETY: a non-null entry is a NUL-terminated string owned by libpam.
                 unsafe { CStr::from_ptr(arg) }
                     .to_string_lossy()
                     .into_owned()

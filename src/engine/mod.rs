@@ -250,12 +250,15 @@ impl Engine {
         if !claimed.is_empty() && self.lockout.is_locked(&claimed, now) {
             return (Decision::Locked, claimed);
         }
-        let token = std::str::from_utf8(req.secret)
-            .ok()
-            .and_then(|t| Token::parse(t).ok());
-        match token {
-            Some(token) => self.judge_token(req, &token, s, config, now).await,
-            None => (self.judge_password(req, s, config).await, claimed),
+        // Anything that starts like a token is judged as one: a mistyped or truncated
+        // token fails here (before any lookup) instead of reaching password checks.
+        let text = std::str::from_utf8(req.secret).unwrap_or("");
+        if !text.starts_with(crate::token::PREFIX) {
+            return (self.judge_password(req, s, config).await, claimed);
+        }
+        match Token::parse(text) {
+            Ok(token) => self.judge_token(req, &token, s, config, now).await,
+            Err(_) => (Self::wrong(s, Reason::InvalidToken), claimed),
         }
     }
 

@@ -19,7 +19,7 @@ fn fixture() -> Fixture {
     config.state_dir = dir.path().to_path_buf();
     let store = Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
     let hasher = crate::token::Hasher::new(config.argon2).unwrap();
-    let mut add = |owner: &str, expires_at: Option<i64>| {
+    let add = |owner: &str, expires_at: Option<i64>| {
         let t = Token::generate().unwrap();
         let rec = TokenRecord {
             id: t.id().into(),
@@ -68,13 +68,16 @@ fn allow(user: &str) -> Decision {
     }
 }
 
+/// Settings to apply, request kind, claimed user, secret, address, front end, expected.
+type Row = (&'static [(&'static str, &'static str)], Kind, &'static str, Secret, ClientAddr, Via, Decision);
+
 #[tokio::test]
 async fn decide_rule_matrix() {
     let f = fixture();
     let ip = |s: &str| ClientAddr::Ip(s.parse().unwrap());
     // (settings, kind, claimed user, secret, address, via, expected decision)
     #[rustfmt::skip]
-    let table: Vec<(&[(&str, &str)], Kind, &str, Secret, ClientAddr, Via, Decision)> = vec![
+    let table: Vec<Row> = vec![
         (&[], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         (&[], Kind::UserSecret, "svc-ci", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         (&[], Kind::UserSecret, "alice", Secret::User, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::WrongUser)),
@@ -82,6 +85,8 @@ async fn decide_rule_matrix() {
         (&[], Kind::Bearer, "", Secret::BadChecksum, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::InvalidToken)),
         (&[], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::BadPassword)),
         (&[], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Pam, Ignore),
+        // A mistyped token never falls through to the password stack.
+        (&[], Kind::UserSecret, "svc-ci", Secret::BadChecksum, ip("192.0.2.1"), Via::Pam, Unauthorized(Reason::InvalidToken)),
         (&[], Kind::UserSecret, "alice", Secret::Password, ClientAddr::Unknown, Via::External, Unauthorized(Reason::BadPassword)),
         // allowed-networks applies to tokens and passwords, on every front end.
         (&[("allowed-networks", "10.0.0.0/8")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, Forbidden(Reason::IpDenied)),
@@ -93,7 +98,8 @@ async fn decide_rule_matrix() {
         // password-auth off: passwords and wrong tokens are 403; valid tokens still work.
         (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Http, Forbidden(Reason::PasswordDisabled)),
         (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::Password, ip("192.0.2.1"), Via::Pam, Forbidden(Reason::PasswordDisabled)),
-        (&[("password-auth", "off")], Kind::Bearer, "", Secret::BadChecksum, ip("192.0.2.1"), Via::Http, Forbidden(Reason::PasswordDisabled)),
+        (&[("password-auth", "off")], Kind::Bearer, "", Secret::BadChecksum, ip("192.0.2.1"), Via::Http, Forbidden(Reason::InvalidToken)),
+        (&[("password-auth", "off")], Kind::Bearer, "", Secret::Password, ip("192.0.2.1"), Via::Http, Forbidden(Reason::PasswordDisabled)),
         (&[("password-auth", "off")], Kind::UserSecret, "alice", Secret::User, ip("192.0.2.1"), Via::Http, Forbidden(Reason::WrongUser)),
         (&[("password-auth", "off")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         // admin-only-create with regular-users-use-tokens.

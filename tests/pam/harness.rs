@@ -1,0 +1,229 @@
+//! The libpam side of the PAM tests: a pam_wrapper service directory with a stack that
+//! uses the freshly built module, and `pamtester` to drive it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{stderr, Daemon};
+
+pub const SERVICE: &str = "atk-pamtest";
+
+/// What `pamtester` reported for one `pam_authenticate`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// `PAM_AUTH_ERR`.
+    AuthErr,
+    /// `PAM_AUTHINFO_UNAVAIL`.
+    Unavail,
+    Other(String),
+}
+
+/// A library under `/usr/lib/<multiarch>/`.
+pub fn system_lib(rel: &str) -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(rel))
+        .find(|p| p.exists());
+    found.unwrap_or_else(|| panic!("{rel} not found under /usr/lib/*/ (install libpam-wrapper)"))
+}
+
+/// The freshly built module, next to this test's own `deps/` directory.
+pub fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let so = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libpam_apitoken.so");
+    assert!(
+        so.exists(),
+        "{} missing: run `cargo build --workspace` first",
+        so.display()
+    );
+    let built = so.metadata().unwrap().modified().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root.join("pam_module/src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    sources.push(root.join("src/check/proto.rs"));
+    for src in sources {
+        let changed = src.metadata().unwrap().modified().unwrap();
+        assert!(
+            built >= changed,
+            "{} is older than {}: run `cargo build --workspace`",
+            so.display(),
+            src.display()
+        );
+    }
+    so
+}
+
+/// The auth lines of the shipped example stack.
+pub fn shipped_stack() -> Vec<String> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/pam/sshd.example");
+    std::fs::read_to_string(example)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("auth"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A PAM service directory and password database for one test.
+pub struct Pam {
+    dir: tempfile::TempDir,
+}
+
+impl Pam {
+    /// The shipped stack pointed at `socket`, with `(user, password)` in pam_matrix.
+    pub fn shipped(socket: &Path, timeout_ms: u64, passwords: &[(&str, &str)]) -> Pam {
+        let pam = Pam {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let passdb = pam.write_passdb(passwords);
+        let ours = format!(
+            "{} socket={} timeout_ms={timeout_ms}",
+            module_path().display(),
+            socket.display()
+        );
+        let matrix = format!(
+            "{} passdb={}",
+            system_lib("pam_wrapper/pam_matrix.so").display(),
+            passdb.display()
+        );
+        let lines = shipped_stack();
+        assert_eq!(
+            lines.len(),
+            2,
+            "sshd.example should have two auth lines: {lines:?}"
+        );
+        assert!(
+            lines[0].contains("pam_apitoken.so")
+                && lines[1].contains("pam_unix.so nullok try_first_pass")
+        );
+        let stack = format!(
+            "{}\n{}\n",
+            lines[0].replace("pam_apitoken.so", &ours),
+            lines[1].replace("pam_unix.so nullok try_first_pass", &matrix)
+        );
+        pam.write_service(&stack);
+        pam
+    }
+
+    /// A stack given literally; `{module}`, `{socket}`, `{passdb}`, `{lib}` (pam_wrapper's
+    /// modules) and `{security}` (the system's modules) are filled in.
+    pub fn custom(socket: &Path, stack: &str, passwords: &[(&str, &str)]) -> Pam {
+        let pam = Pam {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let passdb = pam.write_passdb(passwords);
+        let dir_of = |rel: &str| system_lib(rel).parent().unwrap().display().to_string();
+        let stack = stack
+            .replace("{module}", &module_path().display().to_string())
+            .replace("{socket}", &socket.display().to_string())
+            .replace("{passdb}", &passdb.display().to_string())
+            .replace("{lib}", &dir_of("pam_wrapper/pam_matrix.so"))
+            .replace("{security}", &dir_of("security/pam_permit.so"));
+        pam.write_service(&stack);
+        pam
+    }
+
+    fn write_passdb(&self, passwords: &[(&str, &str)]) -> PathBuf {
+        let path = self.dir.path().join("passdb");
+        let text: String = passwords
+            .iter()
+            .map(|(u, p)| format!("{u}:{p}:{SERVICE}\n"))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn write_service(&self, stack: &str) {
+        // pam_wrapper copies every file of the service directory, so it holds nothing else.
+        let services = self.dir.path().join("pam.d");
+        std::fs::create_dir_all(&services).unwrap();
+        std::fs::write(services.join(SERVICE), stack).unwrap();
+    }
+
+    /// Runs `pamtester` with `ops` authentications in one process, typing `input`.
+    pub fn run(
+        &self,
+        user: &str,
+        rhost: Option<&str>,
+        input: &str,
+        ops: usize,
+        env: &[(&str, &str)],
+    ) -> (Outcome, Duration) {
+        let mut cmd = Command::new("pamtester");
+        cmd.env("LD_PRELOAD", system_lib("libpam_wrapper.so"))
+            .env("PAM_WRAPPER", "1")
+            .env("PAM_WRAPPER_SERVICE_DIR", self.dir.path().join("pam.d"))
+            .envs(env.iter().copied());
+        if let Some(rhost) = rhost {
+            cmd.arg("-I").arg(format!("rhost={rhost}"));
+        }
+        cmd.args([SERVICE, user]).args(vec!["authenticate"; ops]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("pamtester is installed");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let took = started.elapsed();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        let outcome = if out.status.success() && text.contains("successfully authenticated") {
+            Outcome::Success
+        } else if text.contains("Authentication failure") {
+            Outcome::AuthErr
+        } else if text.contains("cannot retrieve authentication info") {
+            Outcome::Unavail
+        } else {
+            Outcome::Other(format!("{:?}: {text}", out.status))
+        };
+        (outcome, took)
+    }
+
+    /// One authentication of `user` typing `secret` (twice, see the file comment).
+    pub fn auth(&self, user: &str, rhost: Option<&str>, secret: &str) -> Outcome {
+        self.run(user, rhost, &format!("{secret}\n{secret}\n"), 1, &[])
+            .0
+    }
+}
+
+pub fn token_id(token: &str) -> &str {
+    &token[4..12]
+}
+
+/// A well-formed token (correct checksum) that the daemon never issued.
+pub fn forged_token() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body = format!("atk_Zz9Zz9Zz_{}", "q7".repeat(16));
+    let mut crc = crc32fast::hash(body.as_bytes());
+    let mut digits = [b'0'; 6];
+    for d in digits.iter_mut().rev() {
+        *d = ALPHABET[(crc % 62) as usize];
+        crc /= 62;
+    }
+    format!("{body}{}", std::str::from_utf8(&digits).unwrap())
+}
+
+pub fn cli_ok(daemon: &Daemon, args: &[&str]) {
+    let out = daemon.cli(args);
+    assert!(
+        out.status.success(),
+        "apitoken {args:?} failed: {}",
+        stderr(&out)
+    );
+}
