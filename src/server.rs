@@ -389,6 +389,12 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
                 );
         }
     }
+    eprintln!(
+        "apitokend {} serving {}/{{http,check,admin}}.sock, database {}/tokens.db",
+        env!("CARGO_PKG_VERSION"),
+        config.runtime_dir.display(),
+        config.state_dir.display()
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
