@@ -54,7 +54,14 @@ impl Event {
         let map: serde_json::Map<String, serde_json::Value> = self
             .fields
             .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+            .map(|(k, v)| {
+                // Counts are numbers in JSON; everything else stays text.
+                let value = match (*k, v.parse::<u64>()) {
+                    ("count" | "failures", Ok(n)) => serde_json::Value::from(n),
+                    _ => serde_json::Value::String(v.clone()),
+                };
+                (k.to_string(), value)
+            })
             .collect();
         serde_json::Value::Object(map).to_string()
     }

@@ -446,7 +446,7 @@ mod tests {
         assert!(store.token("aaaaaaaa").unwrap().is_none());
         let audit = store.audit(Some("alice"), 0, 100).unwrap();
         assert_eq!(audit[0].event, "token.delete_all");
-        assert_eq!(audit[0].fields["count"], "2");
+        assert_eq!(audit[0].fields["count"], 2);
         assert_eq!(audit.len(), 3);
     }
 

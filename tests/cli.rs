@@ -24,7 +24,9 @@ use std::process::Output;
 
 /// The exit status, with the output in the failure message when there is none.
 pub fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("apitoken killed by a signal: {out:?}"))
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("apitoken killed by a signal: {out:?}"))
 }
 
 /// Asserts the exit status, showing stdout and stderr when it differs.
@@ -41,8 +43,12 @@ pub fn assert_code(out: &Output, want: i32) {
 /// Asserts success and parses stdout as JSON.
 pub fn json(out: &Output) -> Value {
     assert_code(out, 0);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 /// The public id of a token (`atk_<id>_...`).
@@ -60,20 +66,44 @@ pub fn create_json(d: &Daemon, args: &[&str]) -> (String, Value) {
     let mut full = vec!["create", "--json"];
     full.extend_from_slice(args);
     let v = json(&d.cli(&full));
-    let token = v["token"].as_str().expect("create --json has a token").to_string();
+    let token = v["token"]
+        .as_str()
+        .expect("create --json has a token")
+        .to_string();
     (token, v)
 }
 
 /// Asserts that `v` is a token object with exactly the keys of SPEC section 6.
 pub fn assert_token_object(v: &Value) {
-    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
-    for key in ["id", "user", "name", "created", "created_by", "expires", "last_used", "last_ip", "state"] {
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"));
+    for key in [
+        "id",
+        "user",
+        "name",
+        "created",
+        "created_by",
+        "expires",
+        "last_used",
+        "last_ip",
+        "state",
+    ] {
         assert!(obj.contains_key(key), "token object lacks {key}: {v}");
     }
-    assert!(!obj.contains_key("token"), "a listing must never carry the token: {v}");
-    assert!(matches!(obj["state"].as_str(), Some("active" | "expired")), "{v}");
+    assert!(
+        !obj.contains_key("token"),
+        "a listing must never carry the token: {v}"
+    );
+    assert!(
+        matches!(obj["state"].as_str(), Some("active" | "expired")),
+        "{v}"
+    );
     let created = obj["created"].as_str().unwrap();
-    assert!(time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).is_ok());
+    assert!(
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
 }
 
 /// Ids of a JSON array of token objects.

@@ -53,6 +53,12 @@ fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
 }
 
 fn valid_user_name(name: &str) -> Result<(), Failure> {
+    if name.starts_with(crate::token::PREFIX) {
+        // Never echo it: it is probably a token pasted in the wrong place.
+        return Err(Failure::invalid(
+            "that looks like a token, not a user name; user names are 1-64 letters, digits and . _ @ - +",
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -67,8 +73,27 @@ fn valid_user_name(name: &str) -> Result<(), Failure> {
     }
 }
 
+/// Checks an optional user-name argument.
+fn valid_user_opt(name: &Option<String>) -> Result<(), Failure> {
+    name.as_deref().map_or(Ok(()), valid_user_name)
+}
+
+/// Rejects malformed user-name arguments before anything is looked up or logged.
+fn check_user_args(req: &Request) -> Result<(), Failure> {
+    match req {
+        Request::Create { user, .. }
+        | Request::List { user, .. }
+        | Request::Failures { user }
+        | Request::Audit { user, .. }
+        | Request::Verify { user, .. } => valid_user_opt(user),
+        Request::DeleteAll { user } | Request::FailuresReset { user } => valid_user_name(user),
+        _ => Ok(()),
+    }
+}
+
 /// Runs one request for `peer`.
 pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
+    check_user_args(&req)?;
     match req {
         Request::Create {
             name,
@@ -211,10 +236,13 @@ fn list(engine: &Engine, peer: &Peer, user: Option<String>, all: bool) -> Outcom
 
 /// A token the peer may act on: their own, or any for an admin.
 fn owned_token(engine: &Engine, peer: &Peer, id: &str) -> Result<TokenRecord, Failure> {
-    let missing = || Failure::not_found(format!("no token with id {id:?}; see apitoken list"));
     if !is_valid_id(id) {
-        return Err(missing());
+        // Not echoed: a string that is not an id may be a secret pasted by mistake.
+        return Err(Failure::invalid(
+            "that is not a token id: ids are the 8 letters and digits after atk_; see apitoken list",
+        ));
     }
+    let missing = || Failure::not_found(format!("no token with id {id}; see apitoken list"));
     let t = engine.store.token(id)?.ok_or_else(missing)?;
     if t.owner != peer.user && !peer.admin {
         return Err(Failure::denied(format!(

@@ -158,7 +158,8 @@ pub struct FailureInfo {
 pub struct IpCheck {
     pub address: String,
     pub allowed: bool,
-    /// The matching network, `empty list allows every address`, or `no rule matches`.
+    /// A sentence naming the rule that decided: `matches 10.0.0.0/8`, `matches no entry
+    /// of allowed-networks`, or that the empty list allows every address.
     pub rule: String,
 }
 

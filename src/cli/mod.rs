@@ -4,21 +4,26 @@
 //! Layout:
 //! - `args`: the clap grammar ([`Cli`]), with the examples shown by `--help`.
 //! - `client`: socket resolution and the blocking request/reply exchange.
+//! - `plan`: turns a parsed subcommand into a request, keeping secrets out of it.
 //! - `render`: human output of every reply; `--json` prints the payload instead.
 //! - `table`: aligned tables, key/value lists and terminal-safe text.
 
 mod args;
 mod client;
+mod plan;
 mod render;
 mod table;
 
-pub use args::{AllowIpAction, Cli, Command, FailuresAction, SettingsAction};
+pub use args::{
+    AllowIpAction, AuditArgs, Cli, Command, CreateArgs, DeleteArgs, FailuresAction, ListArgs,
+    SettingsAction,
+};
 pub use client::{resolve_socket, ClientError};
 
-use crate::admin::proto::{Created, ErrorKind, Request, Secret};
+use crate::admin::proto::{Created, ErrorKind, Request};
 use clap::Parser;
 use render::View;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
@@ -73,6 +78,10 @@ impl CliError {
                  apitoken at its socket with --socket PATH or APITOKEN_SOCKET=PATH."
                     .to_string()
             }
+            // A daemon message that already names a command carries its own fix.
+            CliError::Client(ClientError::Daemon(e)) if e.message.contains("apitoken ") => {
+                String::new()
+            }
             CliError::Client(ClientError::Daemon(e)) => match e.kind {
                 ErrorKind::PermissionDenied => "This needs an administrator: root or a member \
                     of the daemon's admin_group."
@@ -101,7 +110,7 @@ impl CliError {
 /// Entry point of the `apitoken` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let name = subcommand_name(&cli.command);
+    let name = plan::subcommand_name(&cli.command);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -115,15 +124,10 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command; returns 0, or 1 for a negative answer (denied, invalid).
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     let socket = client::default_socket(cli.socket.as_deref());
-    if let Command::Create(a) = cli.command {
-        let request = Request::Create {
-            name: a.name,
-            expires: a.expires,
-            user: a.user,
-        };
+    let (request, view) = plan::plan(cli.command)?;
+    if view == View::Created {
         return create(&socket, request, cli.json);
     }
-    let (request, view) = plan(cli.command)?;
     let value: serde_json::Value = client::call(&socket, request)?;
     if cli.json {
         let text = serde_json::to_string_pretty(&value).map_err(|e| {
@@ -161,111 +165,6 @@ fn create(socket: &Path, request: Request, json: bool) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// The request for a subcommand and how its reply is shown.
-fn plan(command: Command) -> Result<(Request, View), CliError> {
-    Ok(match command {
-        Command::Create(a) => (
-            Request::Create {
-                name: a.name,
-                expires: a.expires,
-                user: a.user,
-            },
-            View::Token,
-        ),
-        Command::List(a) => (
-            Request::List {
-                user: a.user,
-                all: a.all,
-            },
-            View::TokenList,
-        ),
-        Command::Show { id } => (Request::Show { id: id_of(id) }, View::Token),
-        Command::Delete(a) => match (a.all, a.user) {
-            (true, Some(user)) => (Request::DeleteAll { user }, View::DeletedAll),
-            _ => (
-                Request::Delete {
-                    ids: a.ids.into_iter().map(id_of).collect(),
-                },
-                View::Deleted,
-            ),
-        },
-        Command::Settings { action: None } => (Request::Settings, View::Settings),
-        Command::Settings {
-            action: Some(SettingsAction::Set { key, value }),
-        } => (
-            Request::SettingsSet {
-                key: key.clone(),
-                value,
-            },
-            View::SettingChanged(key),
-        ),
-        Command::AllowIp { action } => (allow_ip(action), View::Networks),
-        Command::CheckIp { address } => (Request::CheckIp { address }, View::IpCheck),
-        Command::Failures {
-            action: Some(FailuresAction::Reset { user }),
-            ..
-        } => (Request::FailuresReset { user }, View::FailuresReset),
-        Command::Failures { user, action: None } => (Request::Failures { user }, View::Failures),
-        Command::Audit(a) => (
-            Request::Audit {
-                user: a.user,
-                since: a.since,
-                limit: a.limit,
-            },
-            View::Audit,
-        ),
-        Command::Verify { user } => {
-            if io::stdin().is_terminal() {
-                let _ = write!(io::stderr(), "Token (it will be echoed; prefer a pipe): ");
-            }
-            let token = read_token(&mut io::stdin().lock())?;
-            (
-                Request::Verify {
-                    user,
-                    token: Secret(token),
-                },
-                View::Verify,
-            )
-        }
-        Command::Status => (Request::Status, View::Status),
-    })
-}
-
-/// The id of a whole token pasted where an id is expected (`apitoken revoke atk_…`), so the
-/// secret part never leaves this process; anything else is passed on as given.
-fn id_of(arg: String) -> String {
-    let arg = Zeroizing::new(arg);
-    match arg.strip_prefix("atk_") {
-        Some(rest) if rest.as_bytes().get(8) == Some(&b'_') => rest[..8].to_string(),
-        _ => arg.to_string(),
-    }
-}
-
-fn allow_ip(action: AllowIpAction) -> Request {
-    match action {
-        AllowIpAction::List => Request::AllowIpList,
-        AllowIpAction::Add { cidrs } => Request::AllowIpAdd { cidrs },
-        AllowIpAction::Remove { cidrs } => Request::AllowIpRemove { cidrs },
-        AllowIpAction::Clear => Request::AllowIpClear,
-    }
-}
-
-/// Reads one line (the token) and drops its line ending; the buffer is wiped on drop.
-fn read_token(input: &mut impl BufRead) -> Result<Zeroizing<String>, CliError> {
-    let mut line = Zeroizing::new(String::new());
-    input
-        .read_line(&mut line)
-        .map_err(|e| CliError::Input(format!("cannot read the token from standard input: {e}")))?;
-    let len = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(len);
-    if line.is_empty() {
-        return Err(CliError::Input(
-            "no token on standard input; pipe it in, e.g. `apitoken verify < token.txt`".into(),
-        ));
-    }
-    Ok(line)
-}
-
 /// Writes to stdout; a closed pipe (`apitoken list | head`) is not an error.
 fn emit(text: &str) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
@@ -275,40 +174,10 @@ fn emit(text: &str) -> Result<(), CliError> {
     }
 }
 
-fn subcommand_name(command: &Command) -> &'static str {
-    match command {
-        Command::Create(_) => "create",
-        Command::List(_) => "list",
-        Command::Show { .. } => "show",
-        Command::Delete(_) => "delete",
-        Command::Settings { .. } => "settings",
-        Command::AllowIp { .. } => "allow-ip",
-        Command::CheckIp { .. } => "check-ip",
-        Command::Failures { .. } => "failures",
-        Command::Audit(_) => "audit",
-        Command::Verify { .. } => "verify",
-        Command::Status => "status",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::admin::proto::ErrorReply;
-
-    #[test]
-    fn read_token_strips_line_ending() {
-        let token = read_token(&mut io::Cursor::new("atk_abc\r\n")).unwrap();
-        assert_eq!(token.as_str(), "atk_abc");
-    }
-
-    #[test]
-    fn read_token_empty_input_is_error() {
-        assert!(matches!(
-            read_token(&mut io::Cursor::new("\n")),
-            Err(CliError::Input(_))
-        ));
-    }
 
     #[test]
     fn exit_status_maps_every_error_kind() {
@@ -331,21 +200,12 @@ mod tests {
     }
 
     #[test]
-    fn id_of_whole_token_keeps_only_the_id() {
-        assert_eq!(
-            id_of("atk_AbCd1234_secretsecretsecretsecretsecretse0a1b2c".into()),
-            "AbCd1234"
-        );
-        assert_eq!(id_of("atk_AbCd1234_".into()), "AbCd1234");
-        assert_eq!(id_of("AbCd1234".into()), "AbCd1234");
-        assert_eq!(id_of("atk_short".into()), "atk_short");
-    }
-
-    #[test]
-    fn plan_delete_all_sends_delete_all() {
-        let cli = Cli::try_parse_from(["apitoken", "delete", "--all", "--user", "bob"]).unwrap();
-        let (request, view) = plan(cli.command).unwrap();
-        assert!(matches!(request, Request::DeleteAll { ref user } if user == "bob"));
-        assert_eq!(view, View::DeletedAll);
+    fn message_daemon_hint_is_not_repeated() {
+        let reply = ErrorReply {
+            kind: ErrorKind::NotFound,
+            message: "no token with id \"x\"; see apitoken list".into(),
+        };
+        let err = CliError::Client(ClientError::Daemon(reply));
+        assert_eq!(err.message("show").lines().count(), 1);
     }
 }

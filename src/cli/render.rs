@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 /// How to present a reply; chosen from the subcommand before the request is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
+    /// `create`: printed from the typed reply, never through [`human`].
+    Created,
     TokenList,
     Token,
     Deleted,
@@ -59,7 +61,7 @@ pub fn is_negative(view: &View, value: &Value) -> bool {
 pub fn human(view: &View, value: &Value) -> Result<Rendered, ShapeError> {
     let text = match view {
         View::TokenList => token_list(&parse::<Vec<_>>(value)?),
-        View::Token => token(&parse(value)?),
+        View::Token | View::Created => token(&parse(value)?),
         View::Deleted => deleted(&parse(value)?),
         View::DeletedAll => deleted_all(object(value)?),
         View::Settings => settings(object(value)?),

@@ -394,6 +394,9 @@ impl Engine {
             ClientAddr::Unknown => "unknown".into(),
             ClientAddr::Local => "local".into(),
         };
+        // A user name that looks like a token is probably one typed in the wrong field:
+        // it is neither logged nor counted.
+        let user = if user.starts_with(crate::token::PREFIX) { "" } else { user };
         let shown_user = if user.is_empty() { "-" } else { user };
         let reason = match d {
             Decision::Allow { token_id, .. } => {

@@ -19,7 +19,10 @@ fn regular_user_manages_own_tokens() {
     let shown = json(&d.cli_as(user, &["show", token_id(&token), "--json"]));
     assert_eq!(shown["user"], user);
     assert_code(&d.cli_as(user, &["delete", token_id(&token)]), 0);
-    assert_eq!(json(&d.cli_as(user, &["list", "--json"])), serde_json::json!([]));
+    assert_eq!(
+        json(&d.cli_as(user, &["list", "--json"])),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn regular_user_sees_only_own_tokens_in_list() {
     ensure_user(user);
     d.create_token("root");
     let mine = d.create_token(user);
-    assert_eq!(ids(&json(&d.cli_as(user, &["list", "--json"]))), vec![token_id(&mine).to_string()]);
+    assert_eq!(
+        ids(&json(&d.cli_as(user, &["list", "--json"]))),
+        vec![token_id(&mine).to_string()]
+    );
 }
 
 #[test]
@@ -50,9 +56,17 @@ fn regular_user_other_users_token_exits_permission_denied() {
     for args in cases {
         let out = d.cli_as(user, args);
         assert_code(&out, 3);
-        assert!(stderr(&out).contains("admin"), "{args:?}: the message should say who may: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("admin"),
+            "{args:?}: the message should say who may: {}",
+            stderr(&out)
+        );
     }
-    assert_eq!(ids(&json(&d.cli(&["list", "--all", "--json"]))), vec![id.to_string()], "token survived");
+    assert_eq!(
+        ids(&json(&d.cli(&["list", "--all", "--json"]))),
+        vec![id.to_string()],
+        "token survived"
+    );
 }
 
 #[test]
@@ -72,7 +86,10 @@ fn regular_user_admin_commands_exit_permission_denied() {
         assert_code(&d.cli_as(user, args), 3);
     }
     let settings = json(&d.cli_as(user, &["settings", "--json"]));
-    assert_eq!(settings["max-validity"], "never", "the refused change must not apply");
+    assert_eq!(
+        settings["max-validity"], "never",
+        "the refused change must not apply"
+    );
 }
 
 #[test]
@@ -113,18 +130,29 @@ fn create_admin_only_create_table_decides_who_may() {
     ensure_user("atk-cli-aoc-user");
     ensure_group_member(ADMIN_GROUP, "atk-cli-aoc-admin");
     for (setting, actor, owner, want) in ADMIN_ONLY_CREATE {
-        assert_code(&d.cli(&["settings", "set", "admin-only-create", setting]), 0);
+        assert_code(
+            &d.cli(&["settings", "set", "admin-only-create", setting]),
+            0,
+        );
         let mut args = vec!["create"];
         if let Some(owner) = owner {
             args.extend(["--user", owner]);
         }
-        let out = if actor == "root" { d.cli(&args) } else { d.cli_as(actor, &args) };
+        let out = if actor == "root" {
+            d.cli(&args)
+        } else {
+            d.cli_as(actor, &args)
+        };
         assert_eq!(
             crate::code(&out),
             want,
             "admin-only-create={setting}, {actor} creating for {owner:?}: {}",
             stderr(&out)
         );
-        assert_eq!(stdout(&out).is_empty(), want != 0, "stdout must hold the token only on success");
+        assert_eq!(
+            stdout(&out).is_empty(),
+            want != 0,
+            "stdout must hold the token only on success"
+        );
     }
 }

@@ -25,24 +25,59 @@ fn settings_json_has_every_setting_with_defaults() {
         assert_eq!(&v[key], value, "setting {key}: {v}");
     }
     let human = stdout(&d.cli(&["settings"]));
-    assert!(human.lines().next().unwrap().starts_with("max-validity:"), "{human}");
+    assert!(
+        human.lines().next().unwrap().starts_with("max-validity:"),
+        "{human}"
+    );
     assert!(human.contains("lockout-duration:"), "{human}");
 }
 
 #[test]
 fn allow_ip_add_remove_clear_round_trip() {
     let d = Daemon::start();
-    assert_eq!(networks(&json(&d.cli(&["allow-ip", "list", "--json"]))), Vec::<String>::new());
-    let added = json(&d.cli(&["allow-ip", "add", "10.0.0.0/8", "2001:db8::/32", "192.168.1.7", "--json"]));
+    assert_eq!(
+        networks(&json(&d.cli(&["allow-ip", "list", "--json"]))),
+        Vec::<String>::new()
+    );
+    let added = json(&d.cli(&[
+        "allow-ip",
+        "add",
+        "10.0.0.0/8",
+        "2001:db8::/32",
+        "192.168.1.7",
+        "--json",
+    ]));
     let list = networks(&added);
     assert_eq!(list.len(), 3, "{list:?}");
-    assert!(list.contains(&"10.0.0.0/8".to_string()) && list.contains(&"2001:db8::/32".to_string()));
-    assert!(list.iter().any(|n| n.starts_with("192.168.1.7")), "{list:?}");
-    assert_eq!(networks(&json(&d.cli(&["allow-ip", "list", "--json"]))), list);
-    assert_eq!(networks(&json(&d.cli(&["settings", "--json"]))["allowed-networks"]), list);
-    let removed = networks(&json(&d.cli(&["allow-ip", "remove", "10.0.0.0/8", "--json"])));
-    assert!(!removed.contains(&"10.0.0.0/8".to_string()) && removed.len() == 2, "{removed:?}");
-    assert_eq!(networks(&json(&d.cli(&["allow-ip", "clear", "--json"]))), Vec::<String>::new());
+    assert!(
+        list.contains(&"10.0.0.0/8".to_string()) && list.contains(&"2001:db8::/32".to_string())
+    );
+    assert!(
+        list.iter().any(|n| n.starts_with("192.168.1.7")),
+        "{list:?}"
+    );
+    assert_eq!(
+        networks(&json(&d.cli(&["allow-ip", "list", "--json"]))),
+        list
+    );
+    assert_eq!(
+        networks(&json(&d.cli(&["settings", "--json"]))["allowed-networks"]),
+        list
+    );
+    let removed = networks(&json(&d.cli(&[
+        "allow-ip",
+        "remove",
+        "10.0.0.0/8",
+        "--json",
+    ])));
+    assert!(
+        !removed.contains(&"10.0.0.0/8".to_string()) && removed.len() == 2,
+        "{removed:?}"
+    );
+    assert_eq!(
+        networks(&json(&d.cli(&["allow-ip", "clear", "--json"]))),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -52,7 +87,10 @@ fn allow_ip_add_garbage_is_error_and_changes_nothing() {
     for bad in ["10.0.0.0/33", "not-an-ip", "2001:db8::/129", "300.1.1.1"] {
         assert_code(&d.cli(&["allow-ip", "add", bad]), 1);
     }
-    assert_eq!(networks(&json(&d.cli(&["allow-ip", "list", "--json"]))), vec!["10.0.0.0/8".to_string()]);
+    assert_eq!(
+        networks(&json(&d.cli(&["allow-ip", "list", "--json"]))),
+        vec!["10.0.0.0/8".to_string()]
+    );
 }
 
 #[test]
@@ -78,18 +116,32 @@ const CHECKS: [(&str, bool, &str); 6] = [
 #[test]
 fn check_ip_list_decides_ipv4_and_ipv6() {
     let d = Daemon::start();
-    assert_code(&d.cli(&["allow-ip", "add", "10.0.0.0/8", "2001:db8::/32"]), 0);
+    assert_code(
+        &d.cli(&["allow-ip", "add", "10.0.0.0/8", "2001:db8::/32"]),
+        0,
+    );
     for (addr, allowed, rule) in CHECKS {
         let out = d.cli(&["check-ip", addr, "--json"]);
         assert_code(&out, if allowed { 0 } else { 1 });
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["allowed"], allowed, "{addr}: {v}");
         if allowed {
-            assert_eq!(v["rule"], rule, "{addr}: {v}");
+            assert!(
+                v["rule"].as_str().unwrap().contains(rule),
+                "{addr}: the matching rule: {v}"
+            );
         }
         let human = d.cli(&["check-ip", addr]);
-        let verdict = if allowed { "is allowed" } else { "is not allowed" };
-        assert!(stdout(&human).contains(verdict), "{addr}: {}", stdout(&human));
+        let verdict = if allowed {
+            "is allowed"
+        } else {
+            "is not allowed"
+        };
+        assert!(
+            stdout(&human).contains(verdict),
+            "{addr}: {}",
+            stdout(&human)
+        );
     }
 }
 

@@ -19,8 +19,14 @@ fn apitoken(args: &[&str], env: &[(&str, &Path)]) -> Output {
 fn assert_unreachable(out: &Output, socket: &Path) {
     assert_code(out, 69);
     let err = stderr(out);
-    assert!(err.contains(&socket.display().to_string()), "socket not named: {err}");
-    assert!(err.contains("--socket") && err.contains("apitokend"), "no fix given: {err}");
+    assert!(
+        err.contains(&socket.display().to_string()),
+        "socket not named: {err}"
+    );
+    assert!(
+        err.contains("--socket") && err.contains("apitokend"),
+        "no fix given: {err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -28,7 +34,12 @@ fn assert_unreachable(out: &Output, socket: &Path) {
 fn cli_missing_socket_exits_unreachable_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("nowhere").join("admin.sock");
-    for sub in [&["list"][..], &["status"], &["create"], &["settings", "set", "password-auth", "off"]] {
+    for sub in [
+        &["list"][..],
+        &["status"],
+        &["create"],
+        &["settings", "set", "password-auth", "off"],
+    ] {
         let mut args = vec!["--socket", sock.to_str().unwrap()];
         args.extend_from_slice(sub);
         assert_unreachable(&apitoken(&args, &[]), &sock);
@@ -45,7 +56,10 @@ fn cli_env_socket_is_used_when_no_flag() {
 #[test]
 fn cli_env_socket_reaches_running_daemon() {
     let d = Daemon::start();
-    let out = apitoken(&["status", "--json"], &[("APITOKEN_SOCKET", &d.admin_sock())]);
+    let out = apitoken(
+        &["status", "--json"],
+        &[("APITOKEN_SOCKET", &d.admin_sock())],
+    );
     assert!(json(&out)["version"].is_string());
 }
 
@@ -70,5 +84,9 @@ fn cli_killed_daemon_exits_unreachable() {
     assert_unreachable(&d.cli_input(None, &["verify"], &token), &d.admin_sock());
     assert!(!stderr(&d.cli(&["create"])).contains(&token[13..]));
     d.restart();
-    assert_eq!(ids(&json(&d.cli(&["list", "--json"]))).len(), 1, "tokens survive a restart");
+    assert_eq!(
+        ids(&json(&d.cli(&["list", "--json"]))).len(),
+        1,
+        "tokens survive a restart"
+    );
 }

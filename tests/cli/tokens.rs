@@ -13,7 +13,10 @@ fn create_plain_prints_only_the_token() {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert_eq!(text.lines().count(), 1, "stdout: {text:?}");
     let token = text.trim_end_matches('\n');
-    assert!(token.starts_with("atk_") && token.len() == 4 + 8 + 1 + 32 + 6, "{token}");
+    assert!(
+        token.starts_with("atk_") && token.len() == 4 + 8 + 1 + 32 + 6,
+        "{token}"
+    );
     let listed = json(&d.cli(&["list", "--json"]));
     assert_eq!(ids(&listed), vec![token_id(token).to_string()]);
 }
@@ -22,7 +25,17 @@ fn create_plain_prints_only_the_token() {
 fn create_json_returns_token_object_with_token() {
     let d = Daemon::start();
     ensure_user("atk-cli-shape");
-    let (token, v) = create_json(&d, &["--user", "atk-cli-shape", "--name", "ci job", "--expires", "30d"]);
+    let (token, v) = create_json(
+        &d,
+        &[
+            "--user",
+            "atk-cli-shape",
+            "--name",
+            "ci job",
+            "--expires",
+            "30d",
+        ],
+    );
     assert_eq!(v["id"], token_id(&token));
     assert_eq!(v["user"], "atk-cli-shape");
     assert_eq!(v["name"], "ci job");
@@ -43,7 +56,10 @@ fn list_json_has_spec_shape_and_no_secret() {
     assert_token_object(&list[0]);
     assert_eq!(list[0]["name"], "one");
     assert_eq!(list[0]["user"], "root");
-    assert!(list[0]["expires"].is_null(), "default max-validity is never: {list}");
+    assert!(
+        list[0]["expires"].is_null(),
+        "default max-validity is never: {list}"
+    );
 }
 
 #[test]
@@ -55,15 +71,33 @@ fn list_human_is_an_aligned_table() {
     let text = stdout(&out);
     let mut lines = text.lines();
     let header = lines.next().unwrap();
-    let columns = ["ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST USED", "LAST IP", "STATE"];
+    let columns = [
+        "ID",
+        "USER",
+        "NAME",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "LAST IP",
+        "STATE",
+    ];
     let mut at = 0;
     for col in columns {
-        let pos = header[at..].find(col).unwrap_or_else(|| panic!("{col} missing or out of order: {header}"));
+        let pos = header[at..]
+            .find(col)
+            .unwrap_or_else(|| panic!("{col} missing or out of order: {header}"));
         at += pos + col.len();
     }
     let row = lines.next().unwrap();
-    assert!(row.starts_with(token_id(&token)) && row.contains("never") && row.contains("active"), "{row}");
-    assert_eq!(header.find("USER"), row.find("root"), "USER column not aligned:\n{text}");
+    assert!(
+        row.starts_with(token_id(&token)) && row.contains("never") && row.contains("active"),
+        "{row}"
+    );
+    assert_eq!(
+        header.find("USER"),
+        row.find("root"),
+        "USER column not aligned:\n{text}"
+    );
     assert!(!text.contains(secret_part(&token)));
 }
 
@@ -94,13 +128,30 @@ fn delete_json_lists_deleted_ids_and_token_is_gone() {
     let b = d.create_token("root");
     let keep = d.create_token("root");
     let v = json(&d.cli(&["delete", token_id(&a), token_id(&b), "--json"]));
-    let mut deleted: Vec<&str> = v["deleted"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let mut deleted: Vec<&str> = v["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
     deleted.sort_unstable();
     let mut want = vec![token_id(&a), token_id(&b)];
     want.sort_unstable();
     assert_eq!(deleted, want);
-    assert_eq!(ids(&json(&d.cli(&["list", "--json"]))), vec![token_id(&keep).to_string()]);
+    assert_eq!(
+        ids(&json(&d.cli(&["list", "--json"]))),
+        vec![token_id(&keep).to_string()]
+    );
     assert_code(&d.cli(&["show", token_id(&a)]), 4);
+}
+
+#[test]
+fn delete_whole_token_argument_deletes_by_id() {
+    let d = Daemon::start();
+    let t = d.create_token("root");
+    let v = json(&d.cli(&["delete", &t, "--json"]));
+    assert_eq!(v["deleted"], serde_json::json!([token_id(&t)]));
+    assert_eq!(json(&d.cli(&["list", "--json"])), serde_json::json!([]));
 }
 
 #[test]
@@ -122,8 +173,14 @@ fn delete_all_json_counts_and_spares_other_users() {
     let v = json(&d.cli(&["delete", "--all", "--user", "atk-cli-delall", "--json"]));
     assert_eq!(v["user"], "atk-cli-delall");
     assert_eq!(v["count"], 3);
-    assert_eq!(json(&d.cli(&["list", "--user", "atk-cli-delall", "--json"])), serde_json::json!([]));
-    assert_eq!(ids(&json(&d.cli(&["list", "--all", "--json"]))), vec![token_id(&other).to_string()]);
+    assert_eq!(
+        json(&d.cli(&["list", "--user", "atk-cli-delall", "--json"])),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ids(&json(&d.cli(&["list", "--all", "--json"]))),
+        vec![token_id(&other).to_string()]
+    );
 }
 
 #[test]
@@ -137,14 +194,17 @@ fn delete_without_ids_is_usage_error() {
 fn help_of_every_subcommand_has_examples() {
     let d = Daemon::start();
     let subcommands = [
-        "create", "list", "show", "delete", "settings", "allow-ip", "check-ip", "failures", "audit",
-        "verify", "status",
+        "create", "list", "show", "delete", "settings", "allow-ip", "check-ip", "failures",
+        "audit", "verify", "status",
     ];
     assert!(stdout(&d.cli(&["--help"])).contains("Examples:"));
     for sub in subcommands {
         let out = d.cli(&[sub, "--help"]);
         assert_code(&out, 0);
-        assert!(stdout(&out).contains("Examples:"), "{sub} --help has no examples");
+        assert!(
+            stdout(&out).contains("Examples:"),
+            "{sub} --help has no examples"
+        );
     }
 }
 
@@ -154,9 +214,18 @@ fn list_few_hundred_tokens_returns_every_one() {
     ensure_user("atk-cli-many");
     let made: Vec<String> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| (0..50).map(|_| d.create_token("atk-cli-many")).collect::<Vec<_>>()))
+            .map(|_| {
+                s.spawn(|| {
+                    (0..50)
+                        .map(|_| d.create_token("atk-cli-many"))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
     let mut want: Vec<String> = made.iter().map(|t| token_id(t).to_string()).collect();
     want.sort_unstable();
@@ -178,14 +247,28 @@ fn database_file_has_mode_0600_and_no_secret() {
     // SQLite keeps recent pages in -wal/-journal files next to the database; check them too.
     for entry in std::fs::read_dir(&d.state).unwrap() {
         let path = entry.unwrap().path();
-        if !path.file_name().unwrap().to_string_lossy().starts_with("tokens.db") {
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("tokens.db")
+        {
             continue;
         }
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & 0o077, 0, "{} is readable by others: {mode:o}", path.display());
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "{} is readable by others: {mode:o}",
+            path.display()
+        );
         let bytes = std::fs::read(&path).unwrap();
         for token in &tokens {
-            for needle in [token.as_str(), secret_part(token), &secret_part(token)[..32]] {
+            for needle in [
+                token.as_str(),
+                secret_part(token),
+                &secret_part(token)[..32],
+            ] {
                 let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
                 assert!(!found, "{} holds a secret", path.display());
             }

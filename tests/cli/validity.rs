@@ -10,7 +10,8 @@ use time::{Duration, OffsetDateTime};
 /// A date `days` from today, as `--expires` takes it.
 fn date_in(days: i64) -> String {
     let date = (OffsetDateTime::now_utc() + Duration::days(days)).date();
-    date.format(format_description!("[year]-[month]-[day]")).unwrap()
+    date.format(format_description!("[year]-[month]-[day]"))
+        .unwrap()
 }
 
 /// `--expires` values and whether they are accepted, per `max-validity`.
@@ -24,30 +25,49 @@ fn matrix() -> Vec<(&'static str, Vec<(String, bool)>)> {
     };
     vec![
         ("never", {
-            let mut r = row(&[("never", true), ("6m", true), ("1y", true), ("2y", true), ("800d", true)]);
+            let mut r = row(&[
+                ("never", true),
+                ("6m", true),
+                ("1y", true),
+                ("2y", true),
+                ("800d", true),
+            ]);
             r.push((far.clone(), true));
             r
         }),
         ("6m", {
             let mut r = row(&[
-                ("never", false), ("6m", true), ("1y", false), ("2y", false),
-                ("30d", true), ("150d", true), ("200d", false),
+                ("never", false),
+                ("6m", true),
+                ("1y", false),
+                ("2y", false),
+                ("30d", true),
+                ("150d", true),
+                ("200d", false),
             ]);
             r.push((far.clone(), false));
             r
         }),
         ("1y", {
             let mut r = row(&[
-                ("never", false), ("6m", true), ("1y", true), ("2y", false),
-                ("300d", true), ("400d", false),
+                ("never", false),
+                ("6m", true),
+                ("1y", true),
+                ("2y", false),
+                ("300d", true),
+                ("400d", false),
             ]);
             r.push((far.clone(), false));
             r
         }),
         ("2y", {
             let mut r = row(&[
-                ("never", false), ("6m", true), ("1y", true), ("2y", true),
-                ("700d", true), ("800d", false),
+                ("never", false),
+                ("6m", true),
+                ("1y", true),
+                ("2y", true),
+                ("700d", true),
+                ("800d", false),
             ]);
             r.push((far.clone(), false));
             r
@@ -56,7 +76,10 @@ fn matrix() -> Vec<(&'static str, Vec<(String, bool)>)> {
 }
 
 fn token_count(d: &Daemon) -> usize {
-    json(&d.cli(&["list", "--all", "--json"])).as_array().unwrap().len()
+    json(&d.cli(&["list", "--all", "--json"]))
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -73,7 +96,10 @@ fn create_expires_matrix_follows_max_validity() {
                 assert_eq!(token_count(&d), before + 1, "{context}");
             } else {
                 assert_eq!(crate::code(&out), 1, "{context}");
-                assert!(stderr(&out).contains(max), "the refusal must name the limit: {context}");
+                assert!(
+                    stderr(&out).contains(max),
+                    "the refusal must name the limit: {context}"
+                );
                 assert!(out.stdout.is_empty(), "{context}");
                 assert_eq!(token_count(&d), before, "{context}");
             }
@@ -82,8 +108,12 @@ fn create_expires_matrix_follows_max_validity() {
 }
 
 /// Days from now the default validity must land in, per `max-validity` (None: never).
-const DEFAULTS: [(&str, Option<(i64, i64)>); 4] =
-    [("never", None), ("6m", Some((180, 185))), ("1y", Some((364, 367))), ("2y", Some((729, 732)))];
+const DEFAULTS: [(&str, Option<(i64, i64)>); 4] = [
+    ("never", None),
+    ("6m", Some((180, 185))),
+    ("1y", Some((364, 367))),
+    ("2y", Some((729, 732))),
+];
 
 #[test]
 fn create_without_expires_gets_longest_allowed_validity() {
@@ -111,10 +141,16 @@ fn create_expires_days_and_date_set_expiry() {
     let (_, v) = create_json(&d, &["--expires", "10d"]);
     let at = OffsetDateTime::parse(v["expires"].as_str().unwrap(), &Rfc3339).unwrap();
     let hours = (at - OffsetDateTime::now_utc()).whole_hours();
-    assert!((9 * 24..=11 * 24).contains(&hours), "10d expires in {hours} h: {v}");
-    let date = date_in(40);
+    assert!(
+        (9 * 24..=11 * 24).contains(&hours),
+        "10d expires in {hours} h: {v}"
+    );
+    // A date means "through that day": expiry at its start, its end or the next midnight.
+    let (date, next) = (date_in(40), date_in(41));
     let (_, v) = create_json(&d, &["--expires", &date]);
-    assert!(v["expires"].as_str().unwrap().starts_with(&date), "{v}");
+    let expires = v["expires"].as_str().unwrap();
+    let within = expires.starts_with(&date) || expires == format!("{next}T00:00:00Z");
+    assert!(within, "--expires {date}: {v}");
 }
 
 #[test]
@@ -123,7 +159,11 @@ fn create_malformed_expires_is_error() {
     for bad in ["5x", "0d", "2021-13-40", "2020-01-01", "yesterday"] {
         let out = d.cli(&["create", "--expires", bad]);
         assert_code(&out, 1);
-        assert!(stderr(&out).contains("--help") || stderr(&out).contains(bad), "{bad}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--help") || stderr(&out).contains(bad),
+            "{bad}: {}",
+            stderr(&out)
+        );
     }
     assert_eq!(token_count(&d), 0);
 }
@@ -131,7 +171,12 @@ fn create_malformed_expires_is_error() {
 #[test]
 fn settings_set_bad_value_is_error_and_changes_nothing() {
     let d = Daemon::start();
-    for (key, value) in [("max-validity", "5y"), ("password-auth", "maybe"), ("no-such-key", "1"), ("lockout-threshold", "many")] {
+    for (key, value) in [
+        ("max-validity", "5y"),
+        ("password-auth", "maybe"),
+        ("no-such-key", "1"),
+        ("lockout-threshold", "many"),
+    ] {
         assert_code(&d.cli(&["settings", "set", key, value]), 1);
     }
     let v = json(&d.cli(&["settings", "--json"]));

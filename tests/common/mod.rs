@@ -57,7 +57,10 @@ impl Daemon {
     /// Starts a daemon whose config is the defaults followed by `extra_toml` (whole
     /// sections, e.g. `[password]\nbackend = "pam"`), with extra environment variables.
     pub fn start_with(extra_toml: &str, env: &[(&str, &str)]) -> Daemon {
-        let dir = tempfile::Builder::new().prefix("apitokend-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("apitokend-test")
+            .tempdir()
+            .unwrap();
         // Other users (runuser) must reach the sockets inside.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let syslog = Arc::new(Mutex::new(Vec::new()));
@@ -71,7 +74,10 @@ impl Daemon {
             child: None,
             syslog,
             extra_toml: extra_toml.to_string(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         daemon.write_config(extra_toml);
         daemon.spawn();
@@ -127,7 +133,11 @@ impl Daemon {
     /// Sends a signal to the daemon.
     pub fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(Command::new("kill").args(["-s", sig, &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-s", sig, &pid])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// Waits for the daemon to exit and returns its exit code.
@@ -139,7 +149,10 @@ impl Daemon {
                 self.child = None;
                 return status.code();
             }
-            assert!(Instant::now() < deadline, "apitokend did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "apitokend did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,9 +188,16 @@ impl Daemon {
             None => Command::new(bin),
         };
         cmd.arg("--socket").arg(&sock).args(args);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -189,7 +209,11 @@ impl Daemon {
     /// Creates a token for `user` as root and returns it.
     pub fn create_token(&self, user: &str) -> String {
         let out = self.cli(&["create", "--user", user, "--name", "test"]);
-        assert!(out.status.success(), "create failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
@@ -209,7 +233,11 @@ impl Daemon {
             {
                 return line;
             }
-            assert!(Instant::now() < deadline, "no syslog line with {needles:?}: {:#?}", self.syslog_lines());
+            assert!(
+                Instant::now() < deadline,
+                "no syslog line with {needles:?}: {:#?}",
+                self.syslog_lines()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -227,7 +255,10 @@ fn spawn_syslog_sink(path: &Path, lines: Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
         while let Ok(n) = sock.recv(&mut buf) {
-            lines.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            lines
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
     });
 }
@@ -235,7 +266,14 @@ fn spawn_syslog_sink(path: &Path, lines: Arc<Mutex<Vec<String>>>) {
 /// Makes sure a local Unix account exists (tests run as root); idempotent and safe when
 /// several tests race on `/etc/passwd` (useradd then fails to lock it and is retried).
 pub fn ensure_user(name: &str) {
-    let exists = || Command::new("id").arg(name).output().unwrap().status.success();
+    let exists = || {
+        Command::new("id")
+            .arg(name)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
     let made = eventually(Duration::from_secs(20), || {
         exists()
             || Command::new("useradd")
@@ -253,7 +291,12 @@ pub fn ensure_group_member(group: &str, user: &str) {
     ensure_user(user);
     let ok = eventually(Duration::from_secs(20), || {
         let _ = Command::new("groupadd").arg(group).output();
-        Command::new("usermod").args(["-a", "-G", group, user]).output().unwrap().status.success()
+        Command::new("usermod")
+            .args(["-a", "-G", group, user])
+            .output()
+            .unwrap()
+            .status
+            .success()
     });
     assert!(ok, "could not add {user} to {group}");
 }
@@ -279,5 +322,51 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Daemon {
+    /// The running daemon's process id (a new one after `restart`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the daemon is not running").id()
+    }
+
+    /// Starts a daemon like [`Daemon::start_with`], then runs it again with its stderr
+    /// going to [`Daemon::stderr_path`] instead of the test's own stderr.
+    pub fn start_capturing_stderr(extra_toml: &str, env: &[(&str, &str)]) -> Daemon {
+        let mut daemon = Self::start_with(extra_toml, env);
+        daemon.respawn_capturing_stderr();
+        daemon
+    }
+
+    /// Kills the daemon and starts it again with stderr appended to
+    /// [`Daemon::stderr_path`]. `restart` afterwards goes back to the test's stderr.
+    pub fn respawn_capturing_stderr(&mut self) {
+        self.kill();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apitokend"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().unwrap());
+        self.wait_ready();
+    }
+
+    /// Where [`Daemon::start_capturing_stderr`] sends the daemon's stderr.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("apitokend.stderr")
+    }
+
+    /// The daemon's captured stderr so far (empty when not captured).
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
     }
 }
