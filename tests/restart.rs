@@ -27,7 +27,8 @@ impl Supervisor {
         ["http", "check", "admin"].map(|name| {
             let path = run.join(format!("{name}.sock"));
             let l = UnixListener::bind(&path).unwrap();
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .unwrap();
             l
         })
     }
@@ -36,11 +37,16 @@ impl Supervisor {
         let fds = self.sockets.each_ref().map(|s| s.as_raw_fd());
         let mut cmd = Command::new("sh");
         // `$$` is the shell's pid, which `exec` hands to apitokend: LISTEN_PID must name it.
-        cmd.args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_apitokend"), "--config"])
-            .arg(&self.config)
-            .env("LISTEN_FDS", "3")
-            .env("LISTEN_FDNAMES", "http:check:admin")
-            .stdin(Stdio::null());
+        cmd.args([
+            "-c",
+            "LISTEN_PID=$$ exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_apitokend"),
+            "--config",
+        ])
+        .arg(&self.config)
+        .env("LISTEN_FDS", "3")
+        .env("LISTEN_FDNAMES", "http:check:admin")
+        .stdin(Stdio::null());
         // SAFETY: between fork and exec only dup2 runs, which is async-signal-safe; it
         // places the three inherited sockets at fds 3, 4, 5 without CLOEXEC.
         unsafe {
@@ -59,13 +65,19 @@ impl Supervisor {
     /// SIGTERM, wait for a clean exit, start again.
     fn restart(&mut self) {
         let mut child = self.child.take().unwrap();
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            assert!(Instant::now() < deadline, "apitokend did not stop within 15 s");
+            assert!(
+                Instant::now() < deadline,
+                "apitokend did not stop within 15 s"
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         assert!(status.success(), "apitokend exited with {status}");
@@ -88,17 +100,41 @@ fn wrk_line<'a>(out: &'a str, prefix: &str) -> Option<&'a str> {
 
 #[test]
 fn restart_under_load_with_held_sockets_loses_no_request() {
-    let dir = tempfile::Builder::new().prefix("apitokend-restart").tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("apitokend-restart")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let _syslog = UnixListener::bind(dir.path().join("unused")).unwrap();
     let config = dir.path().join("apitokend.toml");
-    std::fs::write(&config, common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false")).unwrap();
+    std::fs::write(
+        &config,
+        common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false"),
+    )
+    .unwrap();
     let run = dir.path().join("run");
-    let mut sup = Supervisor { sockets: Supervisor::bind(&run), config, child: None };
+    let mut sup = Supervisor {
+        sockets: Supervisor::bind(&run),
+        config,
+        child: None,
+    };
     sup.start();
     let admin = run.join("admin.sock");
-    let out = Command::new(env!("CARGO_BIN_EXE_apitoken")).arg("--socket").arg(&admin).args(["create", "--user", "svc-restart"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_apitoken"))
+        .arg("--socket")
+        .arg(&admin)
+        .args(["create", "--user", "svc-restart"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let nginx = nginx_harness::Nginx::start(&run.join("http.sock"));
     let first = nginx.api(Some(&nginx_harness::bearer(&token)));
@@ -106,7 +142,14 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
 
     let url = format!("http://127.0.0.1:{}/api/", nginx.port);
     let wrk = Command::new("wrk")
-        .args(["-t1", "-c8", "-d8s", "-H", &format!("Authorization: Bearer {token}"), &url])
+        .args([
+            "-t1",
+            "-c8",
+            "-d8s",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &url,
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("wrk is installed by tests/run.sh");
@@ -120,11 +163,24 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
     let text = String::from_utf8_lossy(&out.stdout);
     println!("{text}");
     assert!(out.status.success());
-    let requests: u64 = wrk_line(&text, "Requests/sec:").is_some().then(|| {
-        text.lines().find(|l| l.contains("requests in")).and_then(|l| l.split_whitespace().next()).and_then(|n| n.parse().ok())
-    }).flatten().expect("wrk printed a request count");
+    let requests: u64 = wrk_line(&text, "Requests/sec:")
+        .is_some()
+        .then(|| {
+            text.lines()
+                .find(|l| l.contains("requests in"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        })
+        .flatten()
+        .expect("wrk printed a request count");
     assert!(requests > 100, "wrk made only {requests} requests");
-    assert!(wrk_line(&text, "Non-2xx or 3xx responses:").is_none(), "failed requests during restarts:\n{text}");
-    assert!(wrk_line(&text, "Socket errors:").is_none(), "socket errors during restarts:\n{text}");
+    assert!(
+        wrk_line(&text, "Non-2xx or 3xx responses:").is_none(),
+        "failed requests during restarts:\n{text}"
+    );
+    assert!(
+        wrk_line(&text, "Socket errors:").is_none(),
+        "socket errors during restarts:\n{text}"
+    );
     println!("restart_under_load: {requests} requests across 3 restarts, 0 failed");
 }

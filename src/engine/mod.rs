@@ -396,7 +396,11 @@ impl Engine {
         };
         // A user name that looks like a token is probably one typed in the wrong field:
         // it is neither logged nor counted.
-        let user = if user.starts_with(crate::token::PREFIX) { "" } else { user };
+        let user = if user.starts_with(crate::token::PREFIX) {
+            ""
+        } else {
+            user
+        };
         let shown_user = if user.is_empty() { "-" } else { user };
         let reason = match d {
             Decision::Allow { token_id, .. } => {

@@ -69,7 +69,15 @@ fn allow(user: &str) -> Decision {
 }
 
 /// Settings to apply, request kind, claimed user, secret, address, front end, expected.
-type Row = (&'static [(&'static str, &'static str)], Kind, &'static str, Secret, ClientAddr, Via, Decision);
+type Row = (
+    &'static [(&'static str, &'static str)],
+    Kind,
+    &'static str,
+    Secret,
+    ClientAddr,
+    Via,
+    Decision,
+);
 
 #[tokio::test]
 async fn decide_rule_matrix() {
