@@ -23,6 +23,10 @@ pub struct Verified {
     pub expires_at: Option<i64>,
     /// The owner is root or in `admin_group` (SPEC §4).
     pub owner_admin: bool,
+    /// Scopes, path prefixes and networks of the token.
+    pub restrictions: crate::scope::Restrictions,
+    /// When a rotated-away token stops working.
+    pub revoke_at: Option<i64>,
 }
 
 struct Slot {
@@ -152,6 +156,8 @@ mod tests {
 
     fn entry(id: &str) -> Arc<Verified> {
         Arc::new(Verified {
+            restrictions: Default::default(),
+            revoke_at: None,
             id: id.into(),
             owner: "alice".into(),
             expires_at: None,

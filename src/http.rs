@@ -144,11 +144,11 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
         secret: Zeroizing::new(Vec::new()),
     };
     let cred = parse_authorization(value.as_bytes()).unwrap_or(malformed);
-    let request = format!(
-        "{} {}",
+    let (method, uri) = (
         header_text(headers, "x-original-method"),
-        header_text(headers, "x-original-uri")
+        header_text(headers, "x-original-uri"),
     );
+    let request = format!("{method} {uri}");
     let config = engine.config();
     let req = AuthRequest {
         kind: cred.kind,
@@ -158,6 +158,8 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
         via: Via::Http,
         service: "http",
         request: request.trim(),
+        method,
+        uri,
     };
     match engine.decide(&req).await {
         Decision::Allow { user, token_id } => {

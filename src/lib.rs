@@ -8,6 +8,7 @@
 //! - [`config`]: the TOML configuration file, strict, with per-user defaults.
 //! - [`token`]: token format, checksum, generation and argon2id hashing.
 //! - [`settings`]: the system-wide settings, validity and duration syntax.
+//! - [`scope`]: token scopes, path prefixes and per-token networks.
 //! - [`store`]: SQLite: tokens, settings, audit trail, failure counts. Only it touches SQLite.
 //! - [`audit`]: audit events and the non-blocking syslog writer. Only it writes syslog.
 //! - [`engine`]: the decision engine every front end shares.
@@ -37,6 +38,7 @@ pub mod lockout;
 pub mod metrics;
 pub mod password;
 pub mod peer;
+pub mod scope;
 pub mod server;
 pub mod settings;
 pub mod store;

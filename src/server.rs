@@ -203,6 +203,7 @@ pub async fn run(
         |e, s| Box::pin(crate::admin::serve(e, s)),
     )));
     tasks.push(tokio::spawn(flush_last_used(engine.clone())));
+    tasks.push(tokio::spawn(warn_expiring(engine.clone())));
     notify("READY=1");
     while let Some(Control::Reload) = control.recv().await {
         reload(&engine, config_path.as_deref());
@@ -310,6 +311,43 @@ async fn write_last_used(engine: &Arc<Engine>) {
     let result = tokio::task::spawn_blocking(move || e.store.record_last_used(&batch)).await;
     if let Ok(Err(err)) = result {
         eprintln!("apitokend: cannot record last-used data: {err}");
+    }
+}
+
+/// Days ahead that `token.expiring` warns about.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// Once at start and then daily: one `token.expiring` syslog line per token that expires
+/// within [`EXPIRY_WARNING_DAYS`].
+async fn warn_expiring(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(86_400));
+    loop {
+        tick.tick().await;
+        let now = crate::engine::now();
+        let filter = crate::store::TokenFilter {
+            expires_after: Some(now),
+            expires_before: Some(now + EXPIRY_WARNING_DAYS * 86_400),
+            sort: crate::store::SortKey::Expires,
+            ..Default::default()
+        };
+        let store = engine.store.clone();
+        let Ok(Ok(tokens)) =
+            tokio::task::spawn_blocking(move || store.tokens_filtered(&filter)).await
+        else {
+            eprintln!("apitokend: cannot list expiring tokens");
+            continue;
+        };
+        for t in tokens.iter().filter(|t| t.revoke_at.is_none()) {
+            let event = crate::audit::Event::new("token.expiring", now)
+                .with("user", t.owner.as_str())
+                .with("token_id", t.id.as_str())
+                .with("name", t.name.as_str())
+                .with(
+                    "expires",
+                    t.expires_at.map(crate::admin::rfc3339).unwrap_or_default(),
+                );
+            engine.syslog.emit(&event, crate::audit::Severity::Warning);
+        }
     }
 }
 

@@ -48,6 +48,12 @@ pub struct Settings {
     pub lockout_window: u64,
     /// Seconds; 0 means until reset.
     pub lockout_duration: u64,
+    /// Usable tokens one user may hold; 0 means no limit.
+    pub max_tokens_per_user: u32,
+    /// Seconds after expiry or rotation before `apitoken prune` removes a token.
+    pub prune_after: u64,
+    /// Tokens that regular users create for themselves get the `read` scope only.
+    pub user_tokens_read_only: bool,
 }
 
 impl Default for Settings {
@@ -61,12 +67,15 @@ impl Default for Settings {
             lockout_threshold: 10,
             lockout_window: 15 * 60,
             lockout_duration: 10 * 60,
+            max_tokens_per_user: 0,
+            prune_after: 30 * 86400,
+            user_tokens_read_only: false,
         }
     }
 }
 
 /// The setting names, in display order.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 11] = [
     "max-validity",
     "allowed-networks",
     "password-auth",
@@ -75,6 +84,9 @@ pub const KEYS: [&str; 8] = [
     "lockout-threshold",
     "lockout-window",
     "lockout-duration",
+    "max-tokens-per-user",
+    "prune-after",
+    "user-tokens-read-only",
 ];
 
 /// A bad setting name or value; the message says what is accepted.
@@ -117,6 +129,9 @@ impl Settings {
             "lockout-threshold" => self.lockout_threshold.to_string(),
             "lockout-window" => format_duration(self.lockout_window),
             "lockout-duration" => format_duration(self.lockout_duration),
+            "max-tokens-per-user" => self.max_tokens_per_user.to_string(),
+            "prune-after" => format_duration(self.prune_after),
+            "user-tokens-read-only" => on_off(self.user_tokens_read_only).into(),
             _ => return Err(unknown_key(key)),
         })
     }
@@ -157,6 +172,13 @@ impl Settings {
                 }
             }
             "lockout-duration" => self.lockout_duration = parse_duration(value)?,
+            "max-tokens-per-user" => self.max_tokens_per_user = value.parse().map_err(|_| {
+                SettingError(format!(
+                    "max-tokens-per-user must be a whole number (0 for no limit), not {value:?}"
+                ))
+            })?,
+            "prune-after" => self.prune_after = parse_duration(value)?,
+            "user-tokens-read-only" => self.user_tokens_read_only = parse_on_off(key, value)?,
             _ => return Err(unknown_key(key)),
         }
         Ok(())
@@ -178,6 +200,9 @@ impl Settings {
             "lockout-threshold": self.lockout_threshold,
             "lockout-window": format_duration(self.lockout_window),
             "lockout-duration": format_duration(self.lockout_duration),
+            "max-tokens-per-user": self.max_tokens_per_user,
+            "prune-after": format_duration(self.prune_after),
+            "user-tokens-read-only": on_off(self.user_tokens_read_only),
         })
     }
 
@@ -348,10 +373,14 @@ mod tests {
             ("lockout-threshold", "3"),
             ("lockout-window", "1h"),
             ("lockout-duration", "0"),
+            ("max-tokens-per-user", "5"),
+            ("prune-after", "7d"),
+            ("user-tokens-read-only", "on"),
         ] {
             s.set(k, v).unwrap();
             assert_eq!(s.get(k).unwrap(), v);
         }
+        assert_eq!(super::KEYS.len(), s.to_json().as_object().unwrap().len());
     }
 
     #[test]

@@ -39,6 +39,18 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
+    /// Comma-separated scopes; `None` for tokens from before scopes (every scope).
+    pub scopes: Option<String>,
+    /// Comma-separated HTTP path prefixes; empty for any path.
+    pub paths: String,
+    /// Comma-separated networks narrowing `allowed-networks`; empty for none.
+    pub networks: String,
+    /// When a rotated-away token stops working.
+    pub revoke_at: Option<i64>,
+    /// The id of the token that replaced this one.
+    pub rotated_to: Option<String>,
+    /// The last few distinct client addresses, most recent first, comma-separated.
+    pub last_ips: String,
 }
 
 /// One stored audit event.
@@ -98,6 +110,17 @@ const MIGRATIONS: &[&str] = &[
         window_start INTEGER NOT NULL,
         locked_until INTEGER
     );",
+    // 2: scopes, path prefixes, per-token networks, rotation, recent addresses, and
+    // indexes for fleet listings. Existing tokens get NULL scopes: every scope, as before.
+    "ALTER TABLE tokens ADD COLUMN scopes TEXT;
+    ALTER TABLE tokens ADD COLUMN paths TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tokens ADD COLUMN networks TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tokens ADD COLUMN revoke_at INTEGER;
+    ALTER TABLE tokens ADD COLUMN rotated_to TEXT;
+    ALTER TABLE tokens ADD COLUMN last_ips TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tokens_created ON tokens(created_at);
+    CREATE INDEX tokens_expires ON tokens(expires_at);
+    CREATE INDEX tokens_last_used ON tokens(last_used_at);",
 ];
 
 /// The database; one connection behind a mutex (callers run it off the async runtime).
@@ -116,11 +139,17 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         expires_at: r.get(6)?,
         last_used_at: r.get(7)?,
         last_used_ip: r.get(8)?,
+        scopes: r.get(9)?,
+        paths: r.get(10)?,
+        networks: r.get(11)?,
+        revoke_at: r.get(12)?,
+        rotated_to: r.get(13)?,
+        last_ips: r.get(14)?,
     })
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, owner, name, hash, created_at, created_by, expires_at, last_used_at, last_used_ip";
+const TOKEN_COLUMNS: &str = "id, owner, name, hash, created_at, created_by, expires_at, \
+    last_used_at, last_used_ip, scopes, paths, networks, revoke_at, rotated_to, last_ips";
 
 fn insert_event(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
     tx.execute(
@@ -134,6 +163,140 @@ fn insert_event(tx: &Transaction<'_>, event: &Event) -> rusqlite::Result<()> {
         ],
     )?;
     Ok(())
+}
+
+fn insert_record(tx: &Transaction<'_>, t: &TokenRecord) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO tokens ({TOKEN_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ),
+        params![
+            t.id,
+            t.owner,
+            t.name,
+            t.hash,
+            t.created_at,
+            t.created_by,
+            t.expires_at,
+            t.last_used_at,
+            t.last_used_ip,
+            t.scopes,
+            t.paths,
+            t.networks,
+            t.revoke_at,
+            t.rotated_to,
+            t.last_ips
+        ],
+    )?;
+    Ok(())
+}
+
+/// How many distinct recent addresses a token remembers.
+pub const RECENT_IPS: usize = 5;
+
+/// Puts `ip` first in a comma-separated list of distinct addresses, keeping [`RECENT_IPS`].
+pub fn push_recent(list: &str, ip: &str) -> String {
+    let mut out = vec![ip];
+    out.extend(list.split(',').filter(|s| !s.is_empty() && *s != ip));
+    out.truncate(RECENT_IPS);
+    out.join(",")
+}
+
+/// Sort orders for fleet listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Created,
+    Expires,
+    LastUsed,
+    User,
+    Name,
+    Id,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Created => "created_at",
+            SortKey::Expires => "expires_at",
+            SortKey::LastUsed => "last_used_at",
+            SortKey::User => "owner",
+            SortKey::Name => "name",
+            SortKey::Id => "id",
+        }
+    }
+}
+
+/// Filters for token listings; every field narrows, `None` means no condition.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    pub owner: Option<String>,
+    /// Substring of the name, case-insensitive.
+    pub name: Option<String>,
+    pub created_before: Option<i64>,
+    pub created_after: Option<i64>,
+    pub last_used_before: Option<i64>,
+    pub last_used_after: Option<i64>,
+    /// Tokens expiring before this time (never-expiring ones excluded).
+    pub expires_before: Option<i64>,
+    pub expires_after: Option<i64>,
+    /// `read`, `write` or `login`: tokens that have it (tokens without scopes have all).
+    pub scope: Option<String>,
+    pub never_used: bool,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub limit: Option<u32>,
+}
+
+impl TokenFilter {
+    fn sql(&self) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+        let mut conds: Vec<&str> = Vec::new();
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        let mut add = |cond: &'static str, arg: Box<dyn rusqlite::ToSql>| {
+            conds.push(cond);
+            args.push(arg);
+        };
+        if let Some(o) = &self.owner {
+            add("owner = ?", Box::new(o.clone()));
+        }
+        if let Some(n) = &self.name {
+            add("instr(lower(name), lower(?)) > 0", Box::new(n.clone()));
+        }
+        let times = [
+            ("created_at < ?", self.created_before),
+            ("created_at > ?", self.created_after),
+            ("last_used_at < ?", self.last_used_before),
+            ("last_used_at > ?", self.last_used_after),
+            ("expires_at < ?", self.expires_before),
+            ("expires_at > ?", self.expires_after),
+        ];
+        for (cond, t) in times {
+            if let Some(t) = t {
+                add(cond, Box::new(t));
+            }
+        }
+        if let Some(scope) = &self.scope {
+            add(
+                "(scopes IS NULL OR instr(',' || scopes || ',', ',' || ? || ',') > 0)",
+                Box::new(scope.clone()),
+            );
+        }
+        if self.never_used {
+            conds.push("last_used_at IS NULL");
+        }
+        let mut sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY {} {dir}, id {dir}", self.sort.column()));
+        if let Some(limit) = self.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        (sql, args)
+    }
 }
 
 impl Store {
@@ -187,22 +350,7 @@ impl Store {
     pub fn insert_token(&self, t: &TokenRecord, event: &Event) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            &format!(
-                "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ),
-            params![
-                t.id,
-                t.owner,
-                t.name,
-                t.hash,
-                t.created_at,
-                t.created_by,
-                t.expires_at,
-                t.last_used_at,
-                t.last_used_ip
-            ],
-        )?;
+        insert_record(&tx, t)?;
         insert_event(&tx, event)?;
         tx.commit()?;
         Ok(())
@@ -252,6 +400,64 @@ impl Store {
         Ok(ids)
     }
 
+    /// Tokens matching a filter.
+    pub fn tokens_filtered(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let (sql, args) = filter.sql();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), token_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Tokens of `owner` still usable at `now` (not expired, not rotated away).
+    pub fn count_usable(&self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT COUNT(*) FROM tokens WHERE owner = ?1
+             AND (expires_at IS NULL OR expires_at > ?2) AND (revoke_at IS NULL OR revoke_at > ?2)",
+            params![owner, now],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Stores `new` and marks `old_id` as rotated to it, stopping at `revoke_at`.
+    pub fn rotate(
+        &self,
+        old_id: &str,
+        revoke_at: i64,
+        new: &TokenRecord,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_record(&tx, new)?;
+        tx.execute(
+            "UPDATE tokens SET revoke_at = ?2, rotated_to = ?3 WHERE id = ?1",
+            params![old_id, revoke_at, new.id],
+        )?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes tokens that expired or were rotated away before `before`; returns their ids.
+    /// The event's `count` is filled in.
+    pub fn prune(&self, before: i64, event: &mut Event) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "DELETE FROM tokens WHERE expires_at < ?1 OR revoke_at < ?1 RETURNING id",
+            )?;
+            let rows = stmt.query_map([before], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        event.push("count", ids.len().to_string());
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
     /// Number of tokens and of distinct owners.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.conn();
@@ -267,11 +473,22 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1",
+            let mut read = tx.prepare_cached("SELECT last_ips FROM tokens WHERE id = ?1")?;
+            let mut write = tx.prepare_cached(
+                "UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3, last_ips = ?4 WHERE id = ?1",
             )?;
             for u in batch {
-                stmt.execute(params![u.id, u.at, u.ip])?;
+                let Some(list) = read
+                    .query_row([&u.id], |r| r.get::<_, String>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                let recent = match &u.ip {
+                    Some(ip) => push_recent(&list, ip),
+                    None => list,
+                };
+                write.execute(params![u.id, u.at, u.ip, recent])?;
             }
         }
         tx.commit()?;
@@ -405,6 +622,12 @@ mod tests {
             expires_at: None,
             last_used_at: None,
             last_used_ip: None,
+            scopes: None,
+            paths: String::new(),
+            networks: String::new(),
+            revoke_at: None,
+            rotated_to: None,
+            last_ips: String::new(),
         }
     }
 

@@ -143,6 +143,8 @@ impl Verifier {
                 .await
                 .map_err(|_| VerifyError::Task)?;
         Ok(Some(Arc::new(Verified {
+            restrictions: record.restrictions(),
+            revoke_at: record.revoke_at,
             id: record.id,
             owner: record.owner,
             expires_at: record.expires_at,

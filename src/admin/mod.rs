@@ -2,7 +2,9 @@
 //! only; each connection carries one bounded, versioned request (see [`proto`]).
 
 mod ops;
+pub use ops::rfc3339;
 pub mod proto;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,10 +31,32 @@ pub enum Request {
         name: Option<String>,
         expires: Option<String>,
         user: Option<String>,
+        /// Comma-separated `read`, `write`, `login`; `None` for the default.
+        #[serde(default)]
+        scopes: Option<String>,
+        /// HTTP path prefixes the token is limited to.
+        #[serde(default)]
+        paths: Vec<String>,
+        /// Networks the token is limited to, within `allowed-networks`.
+        #[serde(default)]
+        networks: Vec<String>,
     },
     List {
         user: Option<String>,
         all: bool,
+        #[serde(default)]
+        filter: ListFilter,
+    },
+    Rotate {
+        id: String,
+        /// How long the old token keeps working (`0`, `15m`, `1h`, ...).
+        grace: Option<String>,
+        expires: Option<String>,
+    },
+    Prune {
+        /// Remove tokens expired or rotated away longer ago than this (default: the
+        /// `prune-after` setting).
+        older_than: Option<String>,
     },
     Show {
         id: String,
@@ -133,8 +155,47 @@ pub struct TokenInfo {
     pub expires: Option<String>,
     pub last_used: Option<String>,
     pub last_ip: Option<String>,
-    /// `active` or `expired`.
+    /// `active`, `expired` or `rotated` (a rotated-away token past its grace period).
     pub state: String,
+    /// Comma-separated scopes (`read,write,login`).
+    #[serde(default)]
+    pub scopes: String,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// The last few distinct client addresses, most recent first.
+    #[serde(default)]
+    pub last_ips: Vec<String>,
+    /// The id of the token that replaced this one.
+    #[serde(default)]
+    pub rotated_to: Option<String>,
+    /// When a rotated-away token stops (or stopped) working.
+    #[serde(default)]
+    pub revoke_at: Option<String>,
+}
+
+/// Fleet filters for `list`. Times are `YYYY-MM-DD`, RFC 3339, or a duration: `30d` means
+/// 30 days ago for created/last-used, and 30 days from now for expiry.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListFilter {
+    /// Substring of the name.
+    pub name: Option<String>,
+    pub created_before: Option<String>,
+    pub created_after: Option<String>,
+    pub last_used_before: Option<String>,
+    pub last_used_after: Option<String>,
+    pub expires_before: Option<String>,
+    /// Tokens expiring within this duration from now (and not yet expired).
+    pub expiring: Option<String>,
+    /// Tokens that have this scope.
+    pub scope: Option<String>,
+    pub never_used: bool,
+    /// `created` (default), `expires`, `last-used`, `user`, `name` or `id`.
+    pub sort: Option<String>,
+    pub reverse: bool,
+    pub limit: Option<u32>,
 }
 
 /// The reply to `create`: the token's metadata plus the token itself, shown once.

@@ -75,6 +75,8 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
         via,
         service: &req.service,
         request: &req.uri,
+        method: "",
+        uri: &req.uri,
     };
     let decision = engine.decide(&auth).await;
     let (user, token_id, reason) = match &decision {

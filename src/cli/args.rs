@@ -4,100 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const MAIN_EXAMPLES: &str = "\
-Examples:
-  apitoken create --name ci --expires 6m      # prints the new token once
-  apitoken list
-  apitoken delete 3fK9aB2x
-  apitoken settings set max-validity 1y       # admins
-  echo \"$TOKEN\" | apitoken verify
-
-Exit status: 0 ok, 1 error, 2 usage, 3 permission denied, 4 not found,
-69 daemon unreachable. The admin socket is --socket, else $APITOKEN_SOCKET,
-else /run/apitokend/admin.sock if it exists, else $XDG_RUNTIME_DIR/apitokend/admin.sock
-(or /tmp/apitokend-<uid>/admin.sock).";
-
-const CREATE_EXAMPLES: &str = "\
-Examples:
-  apitoken create                              # longest validity allowed
-  apitoken create --name deploy --expires 1y
-  apitoken create --expires 30d
-  apitoken create --expires 2026-12-31
-  apitoken create --user www-api --name nginx  # admins: for another user
-  TOKEN=$(apitoken create --name ci)
-
-The token is printed once and cannot be shown again; only its id is kept.";
-
-const LIST_EXAMPLES: &str = "\
-Examples:
-  apitoken list                 # your tokens
-  apitoken list --user alice    # admins
-  apitoken list --all --json    # admins: every token, for scripts
-
-Times are UTC. Secrets are never shown.";
-
-const SHOW_EXAMPLES: &str = "\
-Examples:
-  apitoken show 3fK9aB2x
-  apitoken show 3fK9aB2x --json";
-
-const DELETE_EXAMPLES: &str = "\
-Examples:
-  apitoken delete 3fK9aB2x
-  apitoken revoke 3fK9aB2x 7Qe1LmZp
-  apitoken delete --all --user alice   # admins: every token of alice
-
-A deleted token stops working at once.";
-
-const SETTINGS_EXAMPLES: &str = "\
-Examples:
-  apitoken settings
-  apitoken settings set max-validity 1y
-  apitoken settings set password-auth off
-  apitoken settings set lockout-threshold 5
-
-Keys: max-validity (never, 6m, 1y, 2y), password-auth (on, off),
-admin-only-create (on, off), regular-users-use-tokens (on, off),
-lockout-threshold (0 disables), lockout-window (e.g. 15m), lockout-duration (0 = until reset).
-allowed-networks is changed with `apitoken allow-ip`.";
-
-const ALLOW_IP_EXAMPLES: &str = "\
-Examples:
-  apitoken allow-ip list
-  apitoken allow-ip add 10.0.0.0/8 192.168.1.7 2001:db8::/32
-  apitoken allow-ip remove 192.168.1.7
-  apitoken allow-ip clear          # empty list: every address is allowed";
-
-const CHECK_IP_EXAMPLES: &str = "\
-Examples:
-  apitoken check-ip 10.1.2.3
-  apitoken check-ip 2001:db8::1 --json
-
-Exit status 0 when the address is allowed, 1 when it is not.";
-
-const FAILURES_EXAMPLES: &str = "\
-Examples:
-  apitoken failures
-  apitoken failures --user alice
-  apitoken failures reset alice    # clears the count and any lock";
-
-const AUDIT_EXAMPLES: &str = "\
-Examples:
-  apitoken audit                       # admins: everything; users: their own events
-  apitoken audit --user alice --since 7d
-  apitoken audit --since 1h --limit 20 --json";
-
-const VERIFY_EXAMPLES: &str = "\
-Examples:
-  echo \"$TOKEN\" | apitoken verify
-  apitoken verify --user alice < token.txt
-
-Reads one token from standard input. Exit status 0 when it is valid, 1 when it is not.";
-
-const STATUS_EXAMPLES: &str = "\
-Examples:
-  apitoken status
-  apitoken status --json";
+use super::help::*;
 
 /// `apitoken`: manage personal API tokens through the apitokend admin socket.
 #[derive(Debug, Parser)]
@@ -179,6 +86,25 @@ pub enum Command {
     /// Show the daemon's version, uptime and counts.
     #[command(after_help = STATUS_EXAMPLES)]
     Status,
+    /// Replace a token with a new one; print the new token alone on stdout.
+    #[command(after_help = ROTATE_EXAMPLES)]
+    Rotate {
+        /// Token id (the 8 characters after `atk_`).
+        id: String,
+        /// How long the old token keeps working, e.g. 15m, 1h [default: 0, stop at once].
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+        /// Validity of the new token, as for create [default: the longest allowed].
+        #[arg(long, value_name = "VALIDITY")]
+        expires: Option<String>,
+    },
+    /// Remove tokens that expired or were rotated away long ago (admins).
+    #[command(after_help = PRUNE_EXAMPLES)]
+    Prune {
+        /// Age past expiry or rotation, e.g. 30d [default: the prune-after setting].
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+    },
 }
 
 /// Arguments of `create`.
@@ -193,6 +119,16 @@ pub struct CreateArgs {
     /// Owner of the token (admins only, for another user) [default: you].
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
+    /// read (HTTP GET, HEAD, OPTIONS), write (every method), login (PAM, Apache helper);
+    /// repeat or comma-separate [default: all three].
+    #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// Limit HTTP use to paths under this prefix, e.g. /api/ci/ (repeatable).
+    #[arg(long = "path", value_name = "PREFIX")]
+    pub paths: Vec<String>,
+    /// Limit use to these addresses or ranges, within allowed-networks (repeatable).
+    #[arg(long = "allow-ip", value_name = "CIDR", num_args = 1..)]
+    pub networks: Vec<String>,
 }
 
 /// Arguments of `list`.
@@ -204,6 +140,42 @@ pub struct ListArgs {
     /// Tokens of every user (admins).
     #[arg(long)]
     pub all: bool,
+    /// Only tokens whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Only tokens expiring within this duration, e.g. 14d.
+    #[arg(long, value_name = "DURATION")]
+    pub expiring: Option<String>,
+    /// Only tokens created before this time.
+    #[arg(long, value_name = "TIME")]
+    pub created_before: Option<String>,
+    /// Only tokens created after this time.
+    #[arg(long, value_name = "TIME")]
+    pub created_after: Option<String>,
+    /// Only tokens last used before this time.
+    #[arg(long, value_name = "TIME")]
+    pub last_used_before: Option<String>,
+    /// Only tokens last used after this time.
+    #[arg(long, value_name = "TIME")]
+    pub last_used_after: Option<String>,
+    /// Only tokens expiring before this time.
+    #[arg(long, value_name = "TIME")]
+    pub expires_before: Option<String>,
+    /// Only tokens with this scope (read, write or login).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Only tokens never used.
+    #[arg(long)]
+    pub never_used: bool,
+    /// Sort by created, expires, last-used, user, name or id [default: created].
+    #[arg(long, value_name = "KEY", value_parser = ["created", "expires", "last-used", "user", "name", "id"])]
+    pub sort: Option<String>,
+    /// Reverse the order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// At most this many tokens.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
 }
 
 /// Arguments of `delete`.

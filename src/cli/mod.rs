@@ -10,6 +10,7 @@
 
 mod args;
 mod client;
+mod help;
 mod plan;
 mod render;
 mod table;

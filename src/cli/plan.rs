@@ -3,10 +3,10 @@
 //! Arguments that look like a whole token never reach the daemon: where an id is expected
 //! only the token's public id is sent, and where a user name is expected it is refused.
 
-use super::args::{AllowIpAction, Command, DeleteArgs, FailuresAction, SettingsAction};
+use super::args::{AllowIpAction, Command, DeleteArgs, FailuresAction, ListArgs, SettingsAction};
 use super::render::View;
 use super::CliError;
-use crate::admin::proto::{Request, Secret};
+use crate::admin::proto::{ListFilter, Request, Secret};
 use std::io::{self, BufRead, IsTerminal, Write};
 use zeroize::Zeroizing;
 
@@ -30,16 +30,22 @@ fn request_for(command: Command) -> Result<(Request, View), CliError> {
                 name: a.name,
                 expires: a.expires,
                 user: a.user,
+                scopes: (!a.scopes.is_empty()).then(|| a.scopes.join(",")),
+                paths: a.paths,
+                networks: a.networks,
             },
             View::Created,
         ),
-        Command::List(a) => (
-            Request::List {
-                user: a.user,
-                all: a.all,
+        Command::List(a) => list(a),
+        Command::Rotate { id, grace, expires } => (
+            Request::Rotate {
+                id: id_of(id),
+                grace,
+                expires,
             },
-            View::TokenList,
+            View::Created,
         ),
+        Command::Prune { older_than } => (Request::Prune { older_than }, View::Pruned),
         Command::Show { id } => (Request::Show { id: id_of(id) }, View::Token),
         Command::Delete(a) => delete(a),
         Command::Settings { action: None } => (Request::Settings, View::Settings),
@@ -80,6 +86,29 @@ fn delete(a: DeleteArgs) -> (Request, View) {
             (Request::Delete { ids }, View::Deleted)
         }
     }
+}
+
+fn list(a: ListArgs) -> (Request, View) {
+    let filter = ListFilter {
+        name: a.name,
+        created_before: a.created_before,
+        created_after: a.created_after,
+        last_used_before: a.last_used_before,
+        last_used_after: a.last_used_after,
+        expires_before: a.expires_before,
+        expiring: a.expiring,
+        scope: a.scope,
+        never_used: a.never_used,
+        sort: a.sort,
+        reverse: a.reverse,
+        limit: a.limit,
+    };
+    let request = Request::List {
+        user: a.user,
+        all: a.all,
+        filter,
+    };
+    (request, View::TokenList)
 }
 
 /// `verify`: the token comes from stdin, never from the command line.
@@ -160,6 +189,8 @@ pub fn subcommand_name(command: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::Verify { .. } => "verify",
         Command::Status => "status",
+        Command::Rotate { .. } => "rotate",
+        Command::Prune { .. } => "prune",
     }
 }
 

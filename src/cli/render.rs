@@ -23,6 +23,7 @@ pub enum View {
     Audit,
     Verify,
     Status,
+    Pruned,
 }
 
 /// The text for stdout and whether the answer was a "no" (a denied address, an invalid
@@ -73,6 +74,7 @@ pub fn human(view: &View, value: &Value) -> Result<Rendered, ShapeError> {
         View::Audit => audit(&parse::<Vec<_>>(value)?),
         View::Verify => verify(&parse(value)?),
         View::Status => status(object(value)?),
+        View::Pruned => pruned(object(value)?),
     };
     Ok(Rendered {
         text,
@@ -92,6 +94,7 @@ fn token_list(tokens: &[TokenInfo]) -> String {
         "EXPIRES",
         "LAST USED",
         "LAST IP",
+        "SCOPES",
         "STATE",
     ]);
     for t in tokens {
@@ -103,6 +106,7 @@ fn token_list(tokens: &[TokenInfo]) -> String {
             opt_time(t.expires.as_deref(), "never"),
             opt_time(t.last_used.as_deref(), "-"),
             t.last_ip.clone().unwrap_or_else(|| "-".into()),
+            t.scopes.clone(),
             t.state.clone(),
         ]);
     }
@@ -121,8 +125,29 @@ pub fn token(t: &TokenInfo) -> String {
         ("expires", or(&t.expires, "never")),
         ("last used", or(&t.last_used, "never")),
         ("last ip", or(&t.last_ip, "-")),
+        ("recent ips", list_or(&t.last_ips, "-")),
+        ("scopes", t.scopes.clone()),
+        ("paths", list_or(&t.paths, "any")),
+        ("networks", list_or(&t.networks, "allowed-networks")),
+        ("rotated to", or(&t.rotated_to, "-")),
+        ("stops at", or(&t.revoke_at, "-")),
         ("state", t.state.clone()),
     ])
+}
+
+fn list_or(items: &[String], absent: &str) -> String {
+    if items.is_empty() {
+        absent.into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn pruned(obj: &Map<String, Value>) -> String {
+    format!(
+        "Removed {} tokens.\n",
+        scalar(obj.get("count").unwrap_or(&Value::Null))
+    )
 }
 
 fn deleted(d: &Deleted) -> String {

@@ -68,6 +68,10 @@ pub struct AuthRequest<'a> {
     pub service: &'a str,
     /// What was asked for (`GET /path` from nginx, the URI from Apache), for the log only.
     pub request: &'a str,
+    /// The HTTP method asked for (from `X-Original-Method`); empty outside HTTP.
+    pub method: &'a str,
+    /// The URI asked for (from `X-Original-URI`); empty when unknown.
+    pub uri: &'a str,
 }
 
 /// Why a credential was refused (the `reason` of `auth.failure`).
@@ -81,6 +85,10 @@ pub enum Reason {
     IpDenied,
     Locked,
     OwnerNotAllowed,
+    /// A rotated-away token presented after its grace period.
+    Rotated,
+    /// The token's scopes or path prefixes do not cover the request.
+    Scope,
 }
 
 impl Reason {
@@ -94,6 +102,8 @@ impl Reason {
             Reason::IpDenied => "ip_denied",
             Reason::Locked => "locked",
             Reason::OwnerNotAllowed => "owner_not_allowed",
+            Reason::Rotated => "rotated",
+            Reason::Scope => "scope",
         }
     }
 }
@@ -310,6 +320,10 @@ impl Engine {
         if entry.expires_at.is_some_and(|t| t <= now) {
             return (Self::wrong(s, Reason::Expired), claimed);
         }
+        if entry.revoke_at.is_some_and(|t| t <= now) {
+            self.report_reuse(req, &entry, now);
+            return (Self::wrong(s, Reason::Rotated), claimed);
+        }
         if req.kind == Kind::UserSecret && claimed != entry.owner {
             return (Self::wrong(s, Reason::WrongUser), claimed);
         }
@@ -323,10 +337,22 @@ impl Engine {
             );
         }
         let ip = match req.addr {
-            ClientAddr::Ip(ip) => Some(ip.to_canonical().to_string()),
+            ClientAddr::Ip(ip) => Some(ip.to_canonical()),
             _ => None,
         };
-        self.last_used.touch(&entry.id, ip, now);
+        let r = &entry.restrictions;
+        if req.addr != ClientAddr::Local && !r.allows_ip(ip) {
+            return (Decision::Forbidden(Reason::IpDenied), entry.owner.clone());
+        }
+        let in_scope = match req.via {
+            Via::Http => r.scopes.allows_method(req.method) && r.allows_path(req.uri),
+            Via::Pam | Via::External => r.scopes.login,
+        };
+        if !in_scope {
+            return (Decision::Forbidden(Reason::Scope), entry.owner.clone());
+        }
+        self.last_used
+            .touch(&entry.id, ip.map(|ip| ip.to_string()), now);
         (
             Decision::Allow {
                 user: entry.owner.clone(),
@@ -334,6 +360,28 @@ impl Engine {
             },
             entry.owner.clone(),
         )
+    }
+
+    /// A rotated-away token came back after its grace period: the sign of a leak. Logged
+    /// and kept in the audit trail (written off the request path).
+    fn report_reuse(&self, req: &AuthRequest<'_>, entry: &Verified, now: i64) {
+        let ip = match req.addr {
+            ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
+            ClientAddr::Unknown => "unknown".into(),
+            ClientAddr::Local => "local".into(),
+        };
+        let event = Event::new("token.reuse", now)
+            .with("user", entry.owner.as_str())
+            .with("token_id", entry.id.as_str())
+            .with("ip", ip)
+            .with("via", req.via.as_str());
+        self.syslog.emit(&event, Severity::Warning);
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.append_event(&event) {
+                eprintln!("apitokend: cannot record token.reuse: {e}");
+            }
+        });
     }
 
     async fn judge_password(

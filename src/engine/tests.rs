@@ -31,6 +31,12 @@ fn fixture() -> Fixture {
             expires_at,
             last_used_at: None,
             last_used_ip: None,
+            scopes: None,
+            paths: String::new(),
+            networks: String::new(),
+            revoke_at: None,
+            rotated_to: None,
+            last_ips: String::new(),
         };
         store
             .insert_token(&rec, &Event::new("token.create", 0))
@@ -138,6 +144,8 @@ async fn decide_rule_matrix() {
             via,
             service: "test",
             request: "",
+            method: "GET",
+            uri: "/",
         };
         let got = f.engine.decide(&req).await;
         match expected {
@@ -166,6 +174,8 @@ async fn decide_lockout_blocks_valid_token_until_reset() {
         via: Via::External,
         service: "t",
         request: "",
+        method: "GET",
+        uri: "/",
     };
     for _ in 0..2 {
         assert_eq!(
@@ -183,6 +193,8 @@ async fn decide_lockout_blocks_valid_token_until_reset() {
         via: Via::Http,
         service: "t",
         request: "",
+        method: "GET",
+        uri: "/",
     };
     assert_eq!(f.engine.decide(&bearer).await, Locked);
     f.engine.lockout.reset("svc-ci");
@@ -203,6 +215,8 @@ async fn decide_deleted_token_is_refused_at_once() {
         via: Via::Http,
         service: "t",
         request: "",
+        method: "GET",
+        uri: "/",
     };
     assert!(matches!(
         f.engine.decide(&req).await,
@@ -236,6 +250,8 @@ async fn decide_concurrent_first_uses_hash_once() {
                 via: Via::Http,
                 service: "t",
                 request: "",
+                method: "GET",
+                uri: "/",
             };
             f.engine.decide(&req).await
         }));

@@ -1,0 +1,295 @@
+//! What a token may be used for: scopes (`read`, `write`, `login`), HTTP path prefixes
+//! and per-token networks. Tokens created before scopes existed carry no restriction.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// The scopes of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes {
+    /// HTTP GET, HEAD and OPTIONS.
+    pub read: bool,
+    /// Every HTTP method.
+    pub write: bool,
+    /// PAM and the Apache helper.
+    pub login: bool,
+}
+
+impl Scopes {
+    /// Every scope: what tokens from before scopes existed, and new tokens by default, get.
+    pub const ALL: Scopes = Scopes {
+        read: true,
+        write: true,
+        login: true,
+    };
+
+    /// Parses a comma- or space-separated list of `read`, `write`, `login`.
+    pub fn parse(text: &str) -> Result<Scopes, String> {
+        let mut s = Scopes {
+            read: false,
+            write: false,
+            login: false,
+        };
+        for word in text.split([',', ' ']).filter(|w| !w.is_empty()) {
+            match word {
+                "read" => s.read = true,
+                "write" => s.write = true,
+                "login" => s.login = true,
+                other => {
+                    return Err(format!(
+                        "unknown scope {other:?}; scopes are read, write and login"
+                    ))
+                }
+            }
+        }
+        if s == (Scopes {
+            read: false,
+            write: false,
+            login: false,
+        }) {
+            return Err("name at least one scope: read, write or login".into());
+        }
+        Ok(s)
+    }
+
+    /// `read,write,login` order, comma-separated.
+    pub fn to_text(self) -> String {
+        [
+            (self.read, "read"),
+            (self.write, "write"),
+            (self.login, "login"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+
+    /// Whether an HTTP request with `method` is within these scopes. A missing method
+    /// counts as a write, so a front end that does not say fails closed.
+    pub fn allows_method(self, method: &str) -> bool {
+        let read_only = matches!(
+            method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD" | "OPTIONS"
+        );
+        self.write || (self.read && read_only)
+    }
+}
+
+/// Everything that narrows where a token works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restrictions {
+    pub scopes: Scopes,
+    /// HTTP path prefixes; empty means any path.
+    pub paths: Vec<String>,
+    /// Networks the token may be used from, within `allowed-networks`; empty means no
+    /// narrowing.
+    pub networks: Vec<IpNet>,
+}
+
+impl Default for Restrictions {
+    fn default() -> Self {
+        Restrictions {
+            scopes: Scopes::ALL,
+            paths: Vec::new(),
+            networks: Vec::new(),
+        }
+    }
+}
+
+impl Restrictions {
+    /// Whether `ip` is inside the token's own networks (always, when it has none).
+    pub fn allows_ip(&self, ip: Option<IpAddr>) -> bool {
+        self.networks.is_empty()
+            || ip.is_some_and(|ip| self.networks.iter().any(|n| n.contains(&ip.to_canonical())))
+    }
+
+    /// Whether `uri` (as nginx's `$request_uri` sends it) is under one of the prefixes.
+    pub fn allows_path(&self, uri: &str) -> bool {
+        if self.paths.is_empty() {
+            return true;
+        }
+        match normalize_path(uri) {
+            Some(path) => self.paths.iter().any(|p| under_prefix(&path, p)),
+            None => false,
+        }
+    }
+}
+
+impl crate::store::TokenRecord {
+    /// The stored restrictions; entries that no longer parse narrow to nothing rather than
+    /// being ignored, so a damaged row fails closed.
+    pub fn restrictions(&self) -> Restrictions {
+        let scopes = match &self.scopes {
+            None => Scopes::ALL,
+            Some(text) => Scopes::parse(text).unwrap_or(Scopes {
+                read: false,
+                write: false,
+                login: false,
+            }),
+        };
+        let paths = self
+            .paths
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        let mut networks: Vec<IpNet> = Vec::new();
+        for n in self.networks.split(',').filter(|n| !n.is_empty()) {
+            // An unparsable network becomes one that matches nothing useful (a host route
+            // to the unspecified address), keeping the token narrowed.
+            networks.push(
+                n.parse()
+                    .unwrap_or_else(|_| IpNet::from(IpAddr::from([0u8, 0, 0, 0]))),
+            );
+        }
+        Restrictions {
+            scopes,
+            paths,
+            networks,
+        }
+    }
+}
+
+/// Validates a path prefix given at creation: absolute, normalised, no query.
+pub fn parse_prefix(p: &str) -> Result<String, String> {
+    match normalize_path(p) {
+        Some(n) if p.starts_with('/') && !p.contains(['?', '#']) => Ok(n),
+        _ => Err(format!(
+            "{p:?} is not a path prefix; use an absolute path such as /api/ci/"
+        )),
+    }
+}
+
+fn under_prefix(path: &str, prefix: &str) -> bool {
+    if prefix.ends_with('/') {
+        path.starts_with(prefix) || path == prefix.trim_end_matches('/')
+    } else {
+        path == prefix || path.starts_with(&format!("{prefix}/"))
+    }
+}
+
+/// Decodes and normalises a request path: drops the query, percent-decodes (refusing
+/// encoded slashes, backslashes and NUL, which could make the application see another path),
+/// collapses repeated slashes and resolves `.` and `..`. `None` when the path cannot be
+/// trusted, including `..` above the root.
+pub fn normalize_path(uri: &str) -> Option<String> {
+    let raw = uri.split(['?', '#']).next().unwrap_or("");
+    if !raw.starts_with('/') {
+        return None;
+    }
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            if matches!(b, b'/' | b'\\' | 0 | b'%') {
+                return None;
+            }
+            decoded.push(b);
+            i += 3;
+        } else {
+            if bytes[i] == b'\\' {
+                return None;
+            }
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let text = String::from_utf8(decoded).ok()?;
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in text.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    let trailing = text.ends_with('/') && !parts.is_empty();
+    let mut out = format!("/{}", parts.join("/"));
+    if trailing {
+        out.push('/');
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_scopes_and_text() {
+        assert_eq!(Scopes::parse("write,read").unwrap().to_text(), "read,write");
+        assert!(Scopes::parse("admin").is_err());
+        assert!(Scopes::parse("").is_err());
+    }
+
+    #[test]
+    fn allows_method_read_only_for_read() {
+        let read = Scopes::parse("read").unwrap();
+        assert!(
+            read.allows_method("GET")
+                && read.allows_method("head")
+                && read.allows_method("OPTIONS")
+        );
+        assert!(
+            !read.allows_method("POST") && !read.allows_method("DELETE") && !read.allows_method("")
+        );
+        assert!(Scopes::parse("write").unwrap().allows_method("POST"));
+        assert!(!Scopes::parse("login").unwrap().allows_method("GET"));
+    }
+
+    #[test]
+    fn normalize_path_resolves_and_refuses_escapes() {
+        let cases = [
+            ("/api/ci/x", Some("/api/ci/x")),
+            ("/api//ci/./x?y=1", Some("/api/ci/x")),
+            ("/api/ci/../admin", Some("/api/admin")),
+            ("/api/ci/%2e%2e/admin", Some("/api/admin")),
+            ("/api/ci%2F..%2Fadmin", None),
+            ("/api/ci/..\\admin", None),
+            ("/..", None),
+            ("/api/%zz", None),
+            ("/api/ci/", Some("/api/ci/")),
+            ("relative", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_path(input).as_deref(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn allows_path_matches_whole_segments() {
+        let r = Restrictions {
+            paths: vec!["/api/ci/".into()],
+            ..Restrictions::default()
+        };
+        assert!(r.allows_path("/api/ci/build"));
+        assert!(r.allows_path("/api/ci"));
+        assert!(!r.allows_path("/api/cix"));
+        assert!(!r.allows_path("/api/ci/../admin"));
+        assert!(!r.allows_path("/api/ci/%2e%2e/admin"));
+        let r = Restrictions {
+            paths: vec!["/api/ci".into()],
+            ..Restrictions::default()
+        };
+        assert!(r.allows_path("/api/ci/x") && !r.allows_path("/api/ci-admin"));
+    }
+
+    #[test]
+    fn allows_ip_narrows() {
+        let r = Restrictions {
+            networks: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Restrictions::default()
+        };
+        assert!(r.allows_ip(Some("10.1.1.1".parse().unwrap())));
+        assert!(!r.allows_ip(Some("192.0.2.1".parse().unwrap())));
+        assert!(!r.allows_ip(None));
+        assert!(Restrictions::default().allows_ip(None));
+    }
+}
