@@ -172,11 +172,13 @@ impl Settings {
                 }
             }
             "lockout-duration" => self.lockout_duration = parse_duration(value)?,
-            "max-tokens-per-user" => self.max_tokens_per_user = value.parse().map_err(|_| {
-                SettingError(format!(
+            "max-tokens-per-user" => {
+                self.max_tokens_per_user = value.parse().map_err(|_| {
+                    SettingError(format!(
                     "max-tokens-per-user must be a whole number (0 for no limit), not {value:?}"
                 ))
-            })?,
+                })?
+            }
             "prune-after" => self.prune_after = parse_duration(value)?,
             "user-tokens-read-only" => self.user_tokens_read_only = parse_on_off(key, value)?,
             _ => return Err(unknown_key(key)),

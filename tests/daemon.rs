@@ -23,14 +23,22 @@ fn http(sock: &Path, request: &str) -> String {
 }
 
 fn get_auth(sock: &Path, extra: &str) -> String {
-    http(sock, &format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"))
+    http(
+        sock,
+        &format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"),
+    )
 }
 
 fn daemon_with(config: &str) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, config).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_apitokend")).arg("--config").arg(&path).arg("--check-config").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_apitokend"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--check-config")
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -48,15 +56,25 @@ fn config_unknown_or_bad_key_is_named_and_refused() {
         let out = daemon_with(text);
         assert_eq!(out.status.code(), Some(78), "{text}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(key), "error for {text:?} does not name {key}: {err}");
+        assert!(
+            err.contains(key),
+            "error for {text:?} does not name {key}: {err}"
+        );
     }
     let out = daemon_with("realm = \"x\"\n[cache]\nttl_seconds = 5\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn config_unreadable_file_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_apitokend")).args(["--config", "/nonexistent/apitokend.toml"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_apitokend"))
+        .args(["--config", "/nonexistent/apitokend.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/apitokend.toml"));
 }
@@ -78,16 +96,26 @@ fn restart_after_kill_replaces_stale_sockets_and_keeps_tokens() {
     let mut d = Daemon::start();
     let token = d.create_token("carol");
     d.kill();
-    assert!(d.http_sock().exists(), "a killed daemon leaves its socket files");
+    assert!(
+        d.http_sock().exists(),
+        "a killed daemon leaves its socket files"
+    );
     d.restart();
-    let resp = get_auth(&d.http_sock(), &format!("Authorization: Bearer {token}\r\n"));
+    let resp = get_auth(
+        &d.http_sock(),
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
 
 #[test]
 fn second_daemon_on_same_sockets_is_refused() {
     let d = Daemon::start();
-    let out = Command::new(env!("CARGO_BIN_EXE_apitokend")).arg("--config").arg(&d.config).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_apitokend"))
+        .arg("--config")
+        .arg(&d.config)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by a running apitokend"));
     // The first daemon still serves.
@@ -105,26 +133,55 @@ fn sigterm_exits_zero() {
 fn sighup_applies_realm_and_refuses_broken_file() {
     let d = Daemon::start();
     assert!(get_auth(&d.http_sock(), "").contains("realm=\"apitokend\""));
-    std::fs::write(&d.config, format!("realm = \"Build farm\"\n{}", common::base_config(d.dir.path()))).unwrap();
+    std::fs::write(
+        &d.config,
+        format!(
+            "realm = \"Build farm\"\n{}",
+            common::base_config(d.dir.path())
+        ),
+    )
+    .unwrap();
     d.signal("HUP");
-    assert!(common::eventually(Duration::from_secs(5), || get_auth(&d.http_sock(), "").contains("realm=\"Build farm\"")));
+    assert!(common::eventually(Duration::from_secs(5), || get_auth(
+        &d.http_sock(),
+        ""
+    )
+    .contains("realm=\"Build farm\"")));
     std::fs::write(&d.config, "realm = \"Broken\"\nnot_a_key = 1\n").unwrap();
     d.signal("HUP");
     let line = d.wait_syslog(&["event=config.reload", "result=refused"]);
     assert!(line.contains("not_a_key"), "{line}");
     let resp = get_auth(&d.http_sock(), "");
-    assert!(resp.contains("realm=\"Build farm\""), "the running configuration must stay: {resp}");
+    assert!(
+        resp.contains("realm=\"Build farm\""),
+        "the running configuration must stay: {resp}"
+    );
 }
 
 #[test]
 fn health_and_metrics_answer() {
     let d = Daemon::start();
-    let health = http(&d.http_sock(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert!(health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"), "{health}");
+    let health = http(
+        &d.http_sock(),
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"),
+        "{health}"
+    );
     get_auth(&d.http_sock(), "Authorization: Bearer nope\r\n");
-    let metrics = http(&d.http_sock(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert!(metrics.contains("apitokend_requests_total{result=\"unauthorized\"} 1"), "{metrics}");
-    assert!(metrics.contains("apitokend_decision_seconds_bucket"), "{metrics}");
+    let metrics = http(
+        &d.http_sock(),
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        metrics.contains("apitokend_requests_total{result=\"unauthorized\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("apitokend_decision_seconds_bucket"),
+        "{metrics}"
+    );
 }
 
 #[test]
