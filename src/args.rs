@@ -46,7 +46,9 @@ mod tests {
 
     #[test]
     fn daemon_args_check_config_parses() {
-        let args = DaemonArgs::try_parse_from(["apitokend", "--config", "/c.toml", "--check-config"]).unwrap();
+        let args =
+            DaemonArgs::try_parse_from(["apitokend", "--config", "/c.toml", "--check-config"])
+                .unwrap();
         assert_eq!(args.config, Some(PathBuf::from("/c.toml")));
         assert!(args.check_config);
     }

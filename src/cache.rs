@@ -1,5 +1,6 @@
 //! The success cache of the hot path: a verified token is remembered for `ttl_seconds`, so
-//! argon2 runs once per token per cache lifetime. Keys are SHA-256 of a per-process random
+//! argon2 runs once per token per cache lifetime (entries past it stay, until the cache
+//! fills, only as a fallback for ids under a flood: [`Cache::get_stale`]). Keys are SHA-256 of a per-process random
 //! key and the token, so the cache never holds a usable secret. Only successes are cached.
 //! Every invalidation bumps a generation; a verification that started before it may not
 //! insert its result, so a token deleted mid-verification is never cached.
@@ -81,14 +82,9 @@ impl Cache {
 
     /// A live entry for `fp`, if any.
     pub fn get(&self, fp: &Fingerprint) -> Option<Arc<Verified>> {
-        let mut map = self.map();
-        let found = match map.get(fp) {
+        let found = match self.map().get(fp) {
             Some(slot) if slot.inserted.elapsed() < self.ttl => Some(slot.entry.clone()),
-            Some(_) => {
-                map.remove(fp);
-                None
-            }
-            None => None,
+            _ => None,
         };
         let counter = if found.is_some() {
             &self.hits
@@ -97,6 +93,13 @@ impl Cache {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         found
+    }
+
+    /// An entry past its lifetime but never invalidated: a token that was verified before
+    /// and has not been deleted, rotated or affected by a settings change since. Used only
+    /// when its id is flooded with wrong secrets, so its owner keeps working without a hash.
+    pub fn get_stale(&self, fp: &Fingerprint) -> Option<Arc<Verified>> {
+        self.map().get(fp).map(|slot| slot.entry.clone())
     }
 
     /// Caches a success unless anything was invalidated since `generation` was read.
@@ -205,6 +208,19 @@ mod tests {
             Cache::new(Duration::from_secs(1), 1).unwrap(),
         );
         assert_ne!(c1.fingerprint(&t), c2.fingerprint(&t));
+    }
+
+    #[test]
+    fn get_stale_outlives_ttl_but_not_invalidation() {
+        let c = Cache::new(Duration::from_millis(1), 10).unwrap();
+        let t = Token::generate().unwrap();
+        let fp = c.fingerprint(&t);
+        c.insert(fp, entry(t.id()), c.generation());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(c.get(&fp).is_none());
+        assert!(c.get_stale(&fp).is_some());
+        c.remove_tokens(&[t.id().to_string()]);
+        assert!(c.get_stale(&fp).is_none());
     }
 
     #[test]

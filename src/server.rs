@@ -239,8 +239,9 @@ fn http1_builder() -> http1::Builder {
     let mut b = http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
-        .max_buf_size(16 * 1024)
-        .max_headers(64)
+        // nginx forwards up to 4 × 8 KiB of client headers by default; accept all of them.
+        .max_buf_size(64 * 1024)
+        .max_headers(256)
         .keep_alive(true);
     b
 }
@@ -253,6 +254,7 @@ async fn accept_http_unix(
     let builder = http1_builder();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            accept_backoff().await;
             continue;
         };
         let engine = engine.clone();
@@ -270,6 +272,7 @@ async fn accept_http_tcp(
     let builder = http1_builder();
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
+            accept_backoff().await;
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -281,6 +284,16 @@ async fn accept_http_tcp(
     }
 }
 
+/// After a failed accept (usually out of descriptors) wait a little instead of spinning;
+/// the pending connection stays in the backlog.
+async fn accept_backoff() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Connections served at once on `check.sock` and on `admin.sock`; more wait in the
+/// backlog, so local clients cannot take the descriptors nginx needs.
+const MAX_LOCAL_CONNECTIONS: usize = 1024;
+
 type ServeFn =
     fn(Arc<Engine>, tokio::net::UnixStream) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -290,14 +303,19 @@ async fn accept_simple(
     alive: Arc<()>,
     serve: ServeFn,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_LOCAL_CONNECTIONS));
     loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let Ok((stream, _)) = listener.accept().await else {
+            accept_backoff().await;
             continue;
         };
         let (engine, alive) = (engine.clone(), alive.clone());
         tokio::spawn(async move {
             serve(engine, stream).await;
-            drop(alive);
+            drop((alive, permit));
         });
     }
 }
@@ -406,11 +424,31 @@ pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
     }))
 }
 
+/// Process limits for a long-running server: the open-files soft limit raised to the hard
+/// limit (one descriptor per client connection), and large allocations (argon2's
+/// `memory_kib` per hash) always served by mmap so that they go back to the system when
+/// freed, instead of staying in whichever thread's malloc arena ran the hash.
+#[allow(unsafe_code)]
+fn tune_process() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+    // SAFETY: mallopt only adjusts glibc malloc parameters; it is called before any
+    // other thread exists, and a failure (return 0) just leaves the default.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+
 /// The daemon's whole life: take or bind the sockets, serve until SIGTERM/SIGINT.
 /// SIGHUP re-reads the configuration file; a broken file is reported and ignored.
 pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerError> {
     // No core dumps or ptrace by other users: memory may hold tokens being verified.
     let _ = nix::sys::prctl::set_dumpable(false);
+    tune_process();
     let mut listeners = match from_systemd()? {
         Some(l) => l,
         None => bind(&config)?,

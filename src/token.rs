@@ -6,6 +6,7 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Condvar, Mutex, OnceLock};
 use zeroize::Zeroizing;
 
 use crate::config::Argon2Config;
@@ -127,6 +128,43 @@ pub fn is_valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(is_base62)
 }
 
+/// Bounds argon2 runs process-wide, whoever asks (the verifier, `create`, `verify`): each
+/// run holds `memory_kib` of memory and a core, so at most half the cores hash at once.
+struct Gate {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    slots: usize,
+}
+
+static GATE: OnceLock<Gate> = OnceLock::new();
+
+/// Releases a slot when dropped, also when the hash panics.
+struct Slot(&'static Gate);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// Runs `f` once a hashing slot is free (blocking the calling thread until then).
+fn with_slot<T>(f: impl FnOnce() -> T) -> T {
+    let gate = GATE.get_or_init(|| Gate {
+        busy: Mutex::new(0),
+        freed: Condvar::new(),
+        slots: std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
+    });
+    let mut busy = gate.busy.lock().unwrap_or_else(|p| p.into_inner());
+    while *busy >= gate.slots {
+        busy = gate.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+    }
+    *busy += 1;
+    drop(busy);
+    let _slot = Slot(gate);
+    f()
+}
+
 /// argon2id with the configured cost.
 #[derive(Clone)]
 pub struct Hasher {
@@ -148,9 +186,7 @@ impl Hasher {
         let mut salt_bytes = [0u8; 16];
         getrandom::getrandom(&mut salt_bytes).map_err(|_| TokenError::Random)?;
         let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| TokenError::Hash("salt"))?;
-        let hash = self
-            .argon2
-            .hash_password(token.expose().as_bytes(), &salt)
+        let hash = with_slot(|| self.argon2.hash_password(token.expose().as_bytes(), &salt))
             .map_err(|_| TokenError::Hash("argon2 failed"))?;
         Ok(hash.to_string())
     }
@@ -159,10 +195,11 @@ impl Hasher {
     /// the cost parameters come from the stored string).
     pub fn verify(&self, token: &Token, phc: &str) -> bool {
         match PasswordHash::new(phc) {
-            Ok(parsed) => self
-                .argon2
-                .verify_password(token.expose().as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => with_slot(|| {
+                self.argon2
+                    .verify_password(token.expose().as_bytes(), &parsed)
+                    .is_ok()
+            }),
             Err(_) => false,
         }
     }

@@ -77,7 +77,16 @@ impl Verifier {
         let generation = cache.generation();
         let cell = lock(&self.inflight).entry(fp).or_default().clone();
         let outcome = cell
-            .get_or_init(|| self.verify_once(token.clone(), admin_group.to_string(), now, metrics))
+            .get_or_init(|| {
+                self.verify_once(
+                    cache,
+                    fp,
+                    token.clone(),
+                    admin_group.to_string(),
+                    now,
+                    metrics,
+                )
+            })
             .await
             .clone();
         {
@@ -92,13 +101,9 @@ impl Verifier {
         outcome
     }
 
-    fn throttled(&self, id: &str, now: i64) -> bool {
-        lock(&self.throttle)
-            .get(id)
-            .is_some_and(|&(sec, n)| sec == now && n >= FAILS_PER_ID_PER_SEC)
-    }
-
-    fn note_failure(&self, id: &str, now: i64) {
+    /// Counts one hash for `id` in the current second, before it runs, so concurrent
+    /// attempts cannot all slip past the limit; false when the id used up its allowance.
+    fn reserve(&self, id: &str, now: i64) -> bool {
         let mut t = lock(&self.throttle);
         if t.len() >= MAX_THROTTLED {
             t.retain(|_, (sec, _)| *sec == now);
@@ -107,11 +112,26 @@ impl Verifier {
         if slot.0 != now {
             *slot = (now, 0);
         }
+        if slot.1 >= FAILS_PER_ID_PER_SEC {
+            return false;
+        }
         slot.1 += 1;
+        true
+    }
+
+    /// Gives back a reservation: the secret was right, so it was no failure.
+    fn release(&self, id: &str, now: i64) {
+        if let Some(slot) = lock(&self.throttle).get_mut(id) {
+            if slot.0 == now {
+                slot.1 = slot.1.saturating_sub(1);
+            }
+        }
     }
 
     async fn verify_once(
         &self,
+        cache: &Cache,
+        fp: Fingerprint,
         token: Token,
         group: String,
         now: i64,
@@ -126,17 +146,18 @@ impl Verifier {
         let Some(record) = record else {
             return Ok(None);
         };
-        if self.throttled(&record.id, now) {
+        if !self.reserve(&record.id, now) {
             metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
+            // A token verified earlier keeps working while its id is flooded.
+            return Ok(cache.get_stale(&fp));
         }
         let ok = self
             .hash_bounded(token, record.hash.clone(), metrics)
             .await?;
         if !ok {
-            self.note_failure(&record.id, now);
             return Ok(None);
         }
+        self.release(&record.id, now);
         let owner = record.owner.clone();
         let owner_admin =
             tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))

@@ -13,7 +13,7 @@ use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Via};
 use proto::{CheckReply, CheckRequest, Verdict};
 
 /// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Maps the engine's decision to the wire verdict (the one mapping for this socket).
 fn verdict(d: &Decision) -> Verdict {
