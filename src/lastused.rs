@@ -1,15 +1,16 @@
-//! Last-used data, written behind: the hot path only notes it in memory, at most once a
-//! minute per token, and a background task writes the batch.
+//! Last-used data, written behind: the hot path only notes it in memory — at most once a
+//! minute per token and address — and a background task writes the batch.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::store::LastUsed;
 
-/// Seconds between two recorded uses of one token.
+/// Seconds between two recorded uses of one token from the same address.
 pub const INTERVAL: i64 = 60;
 
-/// Pending updates and when each token was last noted.
+/// Pending updates and when (and from where) each token was last noted.
 #[derive(Default)]
 pub struct LastUsedBuffer {
     inner: Mutex<Inner>,
@@ -18,7 +19,7 @@ pub struct LastUsedBuffer {
 #[derive(Default)]
 struct Inner {
     pending: HashMap<String, LastUsed>,
-    noted: HashMap<String, i64>,
+    noted: HashMap<String, (i64, Option<IpAddr>)>,
 }
 
 impl LastUsedBuffer {
@@ -27,27 +28,40 @@ impl LastUsedBuffer {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes a use; cheap, and a no-op when this token was noted within [`INTERVAL`].
-    pub fn touch(&self, id: &str, ip: Option<String>, now: i64) {
+    /// Notes a use; cheap, and a no-op when this token was noted from the same address
+    /// within [`INTERVAL`].
+    pub fn touch(&self, id: &str, ip: Option<IpAddr>, now: i64) {
         let mut inner = self.inner();
-        if inner.noted.get(id).is_some_and(|&t| now - t < INTERVAL) {
+        if inner
+            .noted
+            .get(id)
+            .is_some_and(|&(t, last)| now - t < INTERVAL && last == ip)
+        {
             return;
         }
-        inner.noted.insert(id.to_string(), now);
-        inner.pending.insert(
-            id.to_string(),
-            LastUsed {
+        inner.noted.insert(id.to_string(), (now, ip));
+        let entry = inner
+            .pending
+            .entry(id.to_string())
+            .or_insert_with(|| LastUsed {
                 id: id.to_string(),
                 at: now,
-                ip,
-            },
-        );
+                ip: None,
+                recent: Vec::new(),
+            });
+        entry.at = now;
+        if let Some(ip) = ip {
+            let text = ip.to_string();
+            entry.recent.retain(|r| *r != text);
+            entry.recent.push(text.clone());
+            entry.ip = Some(text);
+        }
     }
 
     /// Takes the pending batch, forgetting notes older than [`INTERVAL`].
     pub fn take(&self, now: i64) -> Vec<LastUsed> {
         let mut inner = self.inner();
-        inner.noted.retain(|_, t| now - *t < INTERVAL);
+        inner.noted.retain(|_, (t, _)| now - *t < INTERVAL);
         inner.pending.drain().map(|(_, v)| v).collect()
     }
 }
@@ -56,17 +70,31 @@ impl LastUsedBuffer {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
     #[test]
     fn touch_twice_within_interval_records_once() {
         let b = LastUsedBuffer::default();
-        b.touch("a", Some("192.0.2.1".into()), 100);
-        b.touch("a", Some("192.0.2.2".into()), 130);
+        b.touch("a", ip("192.0.2.1"), 100);
+        b.touch("a", ip("192.0.2.1"), 130);
         let batch = b.take(130);
         assert_eq!(batch.len(), 1);
-        assert_eq!(batch[0].ip.as_deref(), Some("192.0.2.1"));
-        b.touch("a", None, 150);
+        assert_eq!(batch[0].at, 100);
+        b.touch("a", ip("192.0.2.1"), 150);
         assert!(b.take(150).is_empty());
-        b.touch("a", None, 161);
+        b.touch("a", ip("192.0.2.1"), 161);
         assert_eq!(b.take(161).len(), 1);
+    }
+
+    #[test]
+    fn touch_new_address_is_recorded_at_once() {
+        let b = LastUsedBuffer::default();
+        b.touch("a", ip("192.0.2.1"), 100);
+        b.touch("a", ip("192.0.2.2"), 101);
+        let batch = b.take(101);
+        assert_eq!(batch[0].recent, vec!["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(batch[0].ip.as_deref(), Some("192.0.2.2"));
     }
 }

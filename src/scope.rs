@@ -170,10 +170,11 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// Decodes and normalises a request path: drops the query, percent-decodes (refusing
-/// encoded slashes, backslashes and NUL, which could make the application see another path),
-/// collapses repeated slashes and resolves `.` and `..`. `None` when the path cannot be
-/// trusted, including `..` above the root.
+/// Decodes and normalises a request path: drops the query, percent-decodes and resolves
+/// `.` and `..`. `None` when the path cannot be trusted because an application could read
+/// it as another path: encoded slashes, backslashes or NUL, repeated slashes (`//host/x`
+/// is a host to URL parsers), `;` path parameters (`..;/` to servlet containers), or `..`
+/// above the root.
 pub fn normalize_path(uri: &str) -> Option<String> {
     let raw = uri.split(['?', '#']).next().unwrap_or("");
     if !raw.starts_with('/') {
@@ -200,6 +201,12 @@ pub fn normalize_path(uri: &str) -> Option<String> {
         }
     }
     let text = String::from_utf8(decoded).ok()?;
+    if text.contains(';')
+        || text[1..].trim_end_matches('/').contains("//")
+        || text.starts_with("//")
+    {
+        return None;
+    }
     let mut parts: Vec<&str> = Vec::new();
     for seg in text.split('/') {
         match seg {
@@ -248,7 +255,12 @@ mod tests {
     fn normalize_path_resolves_and_refuses_escapes() {
         let cases = [
             ("/api/ci/x", Some("/api/ci/x")),
-            ("/api//ci/./x?y=1", Some("/api/ci/x")),
+            ("/api/ci/./x?y=1", Some("/api/ci/x")),
+            ("/api//ci/x", None),
+            ("//api/ci/x", None),
+            ("/api/ci/..;/admin", None),
+            ("/api/ci/x;jsessionid=1", None),
+            ("/", Some("/")),
             ("/api/ci/../admin", Some("/api/admin")),
             ("/api/ci/%2e%2e/admin", Some("/api/admin")),
             ("/api/ci%2F..%2Fadmin", None),

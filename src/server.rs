@@ -131,6 +131,12 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
     })
 }
 
+/// Opens (and migrates) the database, creating `state_dir` when missing.
+pub fn open_store(config: &Config) -> Result<Arc<Store>, ServerError> {
+    ensure_dir(&config.state_dir, 0o700)?;
+    Ok(Arc::new(Store::open(&config.state_dir.join("tokens.db"))?))
+}
+
 /// Tells systemd about a state change when started with `Type=notify`.
 pub fn notify(state: &str) {
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -166,10 +172,9 @@ pub async fn run(
     config: Config,
     config_path: Option<PathBuf>,
     listeners: Listeners,
+    store: Arc<Store>,
     mut control: tokio::sync::mpsc::Receiver<Control>,
 ) -> Result<(), ServerError> {
-    ensure_dir(&config.state_dir, 0o700)?;
-    let store = Arc::new(Store::open(&config.state_dir.join("tokens.db"))?);
     let engine = Arc::new(Engine::new(config, store)?);
     let graceful = Arc::new(GracefulShutdown::new());
     let alive = Arc::new(());
@@ -449,6 +454,8 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
     // No core dumps or ptrace by other users: memory may hold tokens being verified.
     let _ = nix::sys::prctl::set_dumpable(false);
     tune_process();
+    // The database is ready before any socket is: a client that can connect can be served.
+    let store = open_store(&config)?;
     let mut listeners = match from_systemd()? {
         Some(l) => l,
         None => bind(&config)?,
@@ -492,7 +499,7 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
                 }
             }
         });
-        run(config, config_path, listeners, rx).await
+        run(config, config_path, listeners, store, rx).await
     })
 }
 

@@ -76,7 +76,10 @@ pub struct FailureRow {
 pub struct LastUsed {
     pub id: String,
     pub at: i64,
+    /// The most recent address.
     pub ip: Option<String>,
+    /// Distinct addresses since the last write, oldest first.
+    pub recent: Vec<String>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -244,6 +247,8 @@ pub struct TokenFilter {
     /// `read`, `write` or `login`: tokens that have it (tokens without scopes have all).
     pub scope: Option<String>,
     pub never_used: bool,
+    /// Leave out tokens that were rotated away (in grace or past it).
+    pub not_rotated: bool,
     pub sort: SortKey,
     pub descending: bool,
     pub limit: Option<u32>,
@@ -284,6 +289,9 @@ impl TokenFilter {
         }
         if self.never_used {
             conds.push("last_used_at IS NULL");
+        }
+        if self.not_rotated {
+            conds.push("revoke_at IS NULL");
         }
         let mut sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens");
         if !conds.is_empty() {
@@ -356,6 +364,33 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a new token unless its owner already holds `max` usable ones (0 = no limit);
+    /// the count and the insert are one transaction, so parallel creates cannot overshoot.
+    pub fn insert_token_limited(
+        &self,
+        t: &TokenRecord,
+        event: &Event,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if max > 0 {
+            let usable: u64 = tx.query_row(
+                "SELECT COUNT(*) FROM tokens WHERE owner = ?1
+                 AND (expires_at IS NULL OR expires_at > ?2) AND (revoke_at IS NULL OR revoke_at > ?2)",
+                params![t.owner, t.created_at],
+                |r| r.get(0),
+            )?;
+            if usable >= u64::from(max) {
+                return Ok(false);
+            }
+        }
+        insert_record(&tx, t)?;
+        insert_event(&tx, event)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// One token by id.
     pub fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn();
@@ -407,17 +442,6 @@ impl Store {
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), token_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Tokens of `owner` still usable at `now` (not expired, not rotated away).
-    pub fn count_usable(&self, owner: &str, now: i64) -> Result<u64, StoreError> {
-        let conn = self.conn();
-        Ok(conn.query_row(
-            "SELECT COUNT(*) FROM tokens WHERE owner = ?1
-             AND (expires_at IS NULL OR expires_at > ?2) AND (revoke_at IS NULL OR revoke_at > ?2)",
-            params![owner, now],
-            |r| r.get(0),
-        )?)
     }
 
     /// Stores `new` and marks `old_id` as rotated to it, stopping at `revoke_at`.
@@ -484,10 +508,10 @@ impl Store {
                 else {
                     continue;
                 };
-                let recent = match &u.ip {
-                    Some(ip) => push_recent(&list, ip),
-                    None => list,
-                };
+                let recent = u
+                    .recent
+                    .iter()
+                    .fold(list, |list, ip| push_recent(&list, ip));
                 write.execute(params![u.id, u.at, u.ip, recent])?;
             }
         }

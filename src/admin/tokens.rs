@@ -73,11 +73,17 @@ fn restrictions(
     };
     // Regular users' own tokens may be forced to read-only by an admin.
     if settings.user_tokens_read_only && !peer.admin && owner == peer.user {
-        scopes = Scopes {
+        let read = Scopes {
             read: true,
             write: false,
             login: false,
         };
+        if spec.scopes.is_some() && scopes != read {
+            return Err(Failure::denied(
+                "permission denied: user-tokens-read-only is on, so your own tokens get the read scope only; use --scope read or ask an administrator",
+            ));
+        }
+        scopes = read;
     }
     let paths = spec
         .paths
@@ -94,12 +100,14 @@ fn restrictions(
     Ok((scopes.to_text(), paths.join(","), networks.join(",")))
 }
 
-/// Generates, hashes and stores a new token with `event_for` describing it.
+/// Generates, hashes and stores a new token with `event_for` describing it, refusing it
+/// (in the same transaction) when its owner already holds `max-tokens-per-user`.
 fn store_new(
     engine: &Engine,
     mut record: TokenRecord,
     event_for: impl Fn(&TokenRecord) -> Event,
 ) -> Result<(Token, TokenRecord), Failure> {
+    let max = engine.settings().max_tokens_per_user;
     let hasher = crate::token::Hasher::new(engine.config().argon2)
         .map_err(|e| Failure::invalid(e.to_string()))?;
     // Ids are random; retry on the (astronomically unlikely) collision.
@@ -113,7 +121,12 @@ fn store_new(
             .hash(&token)
             .map_err(|e| Failure::invalid(e.to_string()))?;
         let event = event_for(&record);
-        engine.store.insert_token(&record, &event)?;
+        if !engine.store.insert_token_limited(&record, &event, max)? {
+            return Err(Failure::invalid(format!(
+                "{} already has {max} usable tokens, the maximum set by max-tokens-per-user; delete one first",
+                record.owner
+            )));
+        }
         engine.syslog.emit(&event, Severity::Info);
         return Ok((token, record));
     }
@@ -147,12 +160,6 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
         ));
     }
     let now_t = OffsetDateTime::now_utc();
-    let max = settings.max_tokens_per_user;
-    if max > 0 && engine.store.count_usable(&owner, now_t.unix_timestamp())? >= u64::from(max) {
-        return Err(Failure::invalid(format!(
-            "{owner} already has {max} usable tokens, the maximum set by max-tokens-per-user; delete one first"
-        )));
-    }
     let expires_at = settings
         .expiry_for(spec.expires.as_deref(), now_t)
         .map_err(|e| Failure::invalid(e.0))?
@@ -225,7 +232,11 @@ fn token_filter(f: &ListFilter, owner: Option<String>, now: i64) -> Result<Token
         }
     };
     if let Some(s) = &f.scope {
-        Scopes::parse(s).map_err(Failure::invalid)?;
+        if !matches!(s.as_str(), "read" | "write" | "login") {
+            return Err(Failure::invalid(format!(
+                "--scope takes one of read, write or login, not {s:?}"
+            )));
+        }
     }
     let mut filter = TokenFilter {
         owner,
@@ -238,6 +249,7 @@ fn token_filter(f: &ListFilter, owner: Option<String>, now: i64) -> Result<Token
         expires_after: None,
         scope: f.scope.clone(),
         never_used: f.never_used,
+        not_rotated: false,
         sort,
         descending: f.reverse,
         limit: f.limit,
@@ -245,6 +257,8 @@ fn token_filter(f: &ListFilter, owner: Option<String>, now: i64) -> Result<Token
     if let Some(within) = filter_time(&f.expiring, 1, now)? {
         filter.expires_before = Some(filter.expires_before.map_or(within, |b| b.min(within)));
         filter.expires_after = Some(now);
+        // A rotated token's expiry no longer matters: it stops when its grace ends.
+        filter.not_rotated = true;
     }
     Ok(filter)
 }
@@ -338,6 +352,9 @@ pub fn rotate(
     expires: Option<String>,
 ) -> Outcome {
     let old = owned_token(engine, peer, id)?;
+    if engine.settings().admin_only_create && !peer.admin {
+        return Err(Failure::denied("permission denied: only admins may create tokens, rotation included (admin-only-create is on); ask an administrator"));
+    }
     let now_t = OffsetDateTime::now_utc();
     let now = now_t.unix_timestamp();
     if old.revoke_at.is_some() {

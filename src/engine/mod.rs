@@ -139,6 +139,8 @@ pub struct Engine {
     pub last_used: LastUsedBuffer,
     config: RwLock<Arc<Config>>,
     password_slots: Semaphore,
+    /// When each rotated-away token was last reported as reused.
+    reuse_reported: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub started: Instant,
 }
 
@@ -166,6 +168,7 @@ impl Engine {
             metrics: Metrics::default(),
             last_used: LastUsedBuffer::default(),
             password_slots: Semaphore::new(4),
+            reuse_reported: Default::default(),
             started: Instant::now(),
             store,
             config: RwLock::new(Arc::new(config)),
@@ -346,13 +349,14 @@ impl Engine {
         }
         let in_scope = match req.via {
             Via::Http => r.scopes.allows_method(req.method) && r.allows_path(req.uri),
-            Via::Pam | Via::External => r.scopes.login,
+            Via::Pam => r.scopes.login,
+            // Apache passes the URI, so path prefixes hold there too.
+            Via::External => r.scopes.login && r.allows_path(req.uri),
         };
         if !in_scope {
             return (Decision::Forbidden(Reason::Scope), entry.owner.clone());
         }
-        self.last_used
-            .touch(&entry.id, ip.map(|ip| ip.to_string()), now);
+        self.last_used.touch(&entry.id, ip, now);
         (
             Decision::Allow {
                 user: entry.owner.clone(),
@@ -363,8 +367,25 @@ impl Engine {
     }
 
     /// A rotated-away token came back after its grace period: the sign of a leak. Logged
-    /// and kept in the audit trail (written off the request path).
+    /// and kept in the audit trail (written off the request path), once a minute per token.
     fn report_reuse(&self, req: &AuthRequest<'_>, entry: &Verified, now: i64) {
+        {
+            // At most one report per token and front end a minute: a leaked token replayed in a loop must
+            // not grow the audit table without bound (every attempt is still an
+            // `auth.failure reason=rotated` line).
+            let mut reported = self
+                .reuse_reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let key = format!("{}/{}", entry.id, req.via.as_str());
+            if reported.get(&key).is_some_and(|&t| now - t < 60) {
+                return;
+            }
+            if reported.len() >= 10_000 {
+                reported.retain(|_, t| now - *t < 60);
+            }
+            reported.insert(key, now);
+        }
         let ip = match req.addr {
             ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
             ClientAddr::Unknown => "unknown".into(),

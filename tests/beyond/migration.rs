@@ -1,0 +1,129 @@
+//! Schema migration 2 on a database written by a release without scopes: its tokens keep
+//! every scope, its settings and audit trail survive.
+
+use crate::common::Daemon;
+use crate::nginx_harness::Nginx;
+use crate::pam::{Outcome, Pam};
+use crate::{assert_status, call, json, sqlite, TOKENS_ONLY};
+
+/// The schema of version 1, exactly as that release created it.
+const SCHEMA_V1: &str = "CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        last_used_ip TEXT
+    );
+    CREATE INDEX tokens_owner ON tokens(owner);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        time INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        user TEXT,
+        actor TEXT,
+        fields TEXT NOT NULL
+    );
+    CREATE INDEX audit_user_time ON audit(user, time);
+    CREATE INDEX audit_actor_time ON audit(actor, time);
+    CREATE TABLE failures (
+        user TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        locked_until INTEGER
+    );";
+
+/// A real token and its stored hash, made by a scratch daemon: (token, hash).
+fn real_token(user: &str) -> (String, String) {
+    let scratch = Daemon::start();
+    let token = scratch.create_token(user);
+    let hash = sqlite(
+        &scratch.db_path(),
+        &format!("SELECT hash FROM tokens WHERE id = '{}';", &token[4..12]),
+    );
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    (token, hash)
+}
+
+#[test]
+fn migration_v1_token_keeps_every_scope() {
+    let (token, hash) = real_token("alice");
+    let id = &token[4..12];
+    let mut daemon = Daemon::start_with(TOKENS_ONLY, &[]);
+    // The sockets accept before the database is open: an answer means it is.
+    crate::admin(&daemon, &["status"]);
+    daemon.kill();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = format!("{}{suffix}", daemon.db_path().display());
+        let _ = std::fs::remove_file(path);
+    }
+    sqlite(
+        &daemon.db_path(),
+        &format!(
+            "{SCHEMA_V1}
+             INSERT INTO tokens VALUES ('{id}', 'alice', 'from v1', '{hash}', 1700000000,
+                 'root', NULL, 1700000100, '192.0.2.9');
+             INSERT INTO settings VALUES ('lockout-threshold', '7');
+             INSERT INTO audit (time, event, user, actor, fields) VALUES (1700000000,
+                 'token.create', 'alice', 'root',
+                 '{{\"actor\":\"root\",\"user\":\"alice\",\"token_id\":\"{id}\"}}');
+             PRAGMA user_version = 1;"
+        ),
+    );
+    std::fs::set_permissions(
+        daemon.db_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    daemon.restart();
+    let listed = json(&daemon.cli(&["list", "--all", "--json"]));
+    let t = &listed[0];
+    assert_eq!(t["id"], id, "{listed}");
+    assert_eq!(t["scopes"], "read,write,login", "{t}");
+    assert_eq!(t["paths"], serde_json::json!([]), "{t}");
+    assert_eq!(t["networks"], serde_json::json!([]), "{t}");
+    assert_eq!(t["last_ip"], "192.0.2.9", "{t}");
+    assert_eq!(t["state"], "active", "{t}");
+    // The listing above also waited for the migration.
+    assert_eq!(sqlite(&daemon.db_path(), "PRAGMA user_version;"), "2");
+    assert_eq!(
+        sqlite(
+            &daemon.db_path(),
+            &format!("SELECT scopes IS NULL FROM tokens WHERE id = '{id}';")
+        ),
+        "1",
+        "migration must leave old tokens without a scope list"
+    );
+
+    let write = json(&daemon.cli(&["list", "--all", "--scope", "write", "--json"]));
+    assert_eq!(write.as_array().unwrap().len(), 1, "{write}");
+    let settings = json(&daemon.cli(&["settings", "--json"]));
+    assert_eq!(settings["lockout-threshold"], 7, "{settings}");
+    let audit = json(&daemon.cli(&["audit", "--json"]));
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "token.create" && e["token_id"] == id),
+        "{audit}"
+    );
+
+    let nginx = Nginx::start(&daemon.http_sock());
+    for method in ["GET", "POST", "DELETE"] {
+        assert_status(
+            &call(&nginx, method, "/api/anything", &token),
+            200,
+            &format!("{method} with a token from before scopes"),
+        );
+    }
+    let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
+    assert_eq!(
+        pam.auth("alice", Some("192.0.2.10"), &token),
+        Outcome::Success
+    );
+}
