@@ -302,8 +302,15 @@ impl TokenFilter {
         // With conditions and no limit, scanning rows in index order to avoid a sort costs
         // a lookup per row; `+column` lets SQLite filter first (by the owner index, say)
         // and sort what is left.
-        let unary = if !conds.is_empty() && self.limit.is_none() { "+" } else { "" };
-        sql.push_str(&format!(" ORDER BY {unary}{} {dir}, id {dir}", self.sort.column()));
+        let unary = if !conds.is_empty() && self.limit.is_none() {
+            "+"
+        } else {
+            ""
+        };
+        sql.push_str(&format!(
+            " ORDER BY {unary}{} {dir}, id {dir}",
+            self.sort.column()
+        ));
         if let Some(limit) = self.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }

@@ -108,6 +108,13 @@ fn nginx_bearer_token_returns_200_with_owner() {
             "round {round}"
         );
     }
+    // The shipped snippet passes the client address on in X-Real-IP.
+    daemon.wait_syslog(&[
+        "event=auth.success",
+        &format!("user={user}"),
+        "ip=127.0.0.1",
+        "via=http",
+    ]);
 }
 
 #[test]
@@ -194,6 +201,20 @@ fn nginx_bad_credentials_return_401_with_challenge() {
     }
     // None of that disturbed the valid token.
     assert_allowed(&nginx.api(Some(&bearer(&token))), &user, "token");
+    daemon.wait_syslog(&[
+        "event=auth.failure",
+        &format!("user={other}"),
+        "reason=wrong_user",
+    ]);
+    // Not one of those requests leaked the secret part of a token into the log.
+    for secret in [&token[13..], &other_token[13..]] {
+        let leaks: Vec<String> = daemon
+            .syslog_lines()
+            .into_iter()
+            .filter(|l| l.contains(secret))
+            .collect();
+        assert!(leaks.is_empty(), "secret in syslog: {leaks:#?}");
+    }
 }
 
 #[test]

@@ -62,8 +62,7 @@ install_packages() {
     # system ports: invoke-rc.d asks policy-rc.d, and 101 means "action forbidden".
     local policy=/usr/sbin/policy-rc.d own_policy=0
     if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" || return 1
         own_policy=1
     fi
     local status=0
@@ -76,6 +75,15 @@ install_packages() {
     if ((own_policy)); then
         rm -f "$policy"
     fi
+    # A policy-rc.d that was already there may allow starts; the tests need no system
+    # web server, so stop any that the installation just started.
+    local svc
+    for svc in nginx apache2; do
+        if [[ " ${missing[*]} " == *" $svc "* ]] && command -v service >/dev/null \
+            && service "$svc" status >/dev/null 2>&1; then
+            service "$svc" stop || true
+        fi
+    done
     return "$status"
 }
 
@@ -91,15 +99,19 @@ ensure_rust_components() {
     fi
 }
 
+# Steps run inside `if`, where bash ignores `set -e`, so every command's status is
+# checked explicitly here.
 run_tests() {
+    local status=0
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --no-fail-fast
+        cargo nextest run --workspace --no-fail-fast || status=1
         # nextest does not run doctests.
-        cargo test --workspace --doc
+        cargo test --workspace --doc || status=1
     else
         echo "cargo-nextest not found; running cargo test"
-        cargo test --workspace --no-fail-fast
+        cargo test --workspace --no-fail-fast || status=1
     fi
+    return "$status"
 }
 
 if ((EUID != 0)); then

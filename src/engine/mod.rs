@@ -311,12 +311,13 @@ impl Engine {
                 Ok(Some(e)) => e,
                 Ok(None) => return (Self::wrong(s, Reason::InvalidToken), claimed),
                 Err(e) => {
-                    return match e {
-                        crate::verify::VerifyError::Busy => {
-                            (Self::wrong(s, Reason::InvalidToken), claimed)
-                        }
-                        _ => (Decision::Error, claimed),
+                    // Overload (too many verifications queued) or a database failure is
+                    // not a wrong credential: answer 500 / AUTHINFO_UNAVAIL, count nothing.
+                    // Overload is counted in /metrics; anything else is worth a line.
+                    if !matches!(e, crate::verify::VerifyError::Busy) {
+                        eprintln!("apitokend: cannot verify token {}: {e}", token.id());
                     }
+                    return (Decision::Error, claimed);
                 }
             },
         };

@@ -256,12 +256,21 @@ pub type Headers<'a> = &'a [(&'a str, &'a [u8])];
 pub type OwnedHeaders<'a> = Vec<(&'a str, Vec<u8>)>;
 
 /// One HTTP response.
-#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.text())
+            .finish()
+    }
 }
 
 impl Response {
