@@ -23,9 +23,11 @@
 //! - [`check`]: the `check.sock` front end and its wire format (PAM, Apache helper).
 //! - [`admin`]: the `admin.sock` front end and its protocol.
 //! - [`cli`]: the `apitoken` command.
+//! - [`args`]: the command lines of `apitokend` and `apitoken-external`.
 //! - [`server`]: socket binding, systemd hand-over and the run loop.
 
 pub mod admin;
+pub mod args;
 pub mod audit;
 pub mod cache;
 pub mod check;
