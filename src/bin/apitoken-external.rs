@@ -6,10 +6,10 @@
 //! unreachable or misconfigured. Nothing it prints ever contains the secret.
 
 use std::io::{self, Read};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use apitokend::args::ExternalArgs;
 use apitokend::check::client;
 use apitokend::check::proto::{CheckRequest, Verdict, Via};
 use clap::Parser;
@@ -27,17 +27,8 @@ const MAX_INPUT: usize = 4096;
 /// How long one read or write to the daemon may take before Apache is answered 50.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Checks an Apache Basic-auth credential with apitokend (mod_authnz_external, pipe method).
-#[derive(Parser)]
-#[command(version)]
-struct Cli {
-    /// The daemon's check socket.
-    #[arg(long, value_name = "PATH", default_value = "/run/apitokend/check.sock")]
-    socket: PathBuf,
-}
-
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match ExternalArgs::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
