@@ -148,7 +148,6 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
         header_text(headers, "x-original-method"),
         header_text(headers, "x-original-uri"),
     );
-    let request = format!("{method} {uri}");
     let config = engine.config();
     let req = AuthRequest {
         kind: cred.kind,
@@ -157,7 +156,6 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
         addr: client_addr(headers, peer, &config.http.trusted_proxies),
         via: Via::Http,
         service: "http",
-        request: request.trim(),
         method,
         uri,
     };

@@ -478,7 +478,7 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
         config.runtime_dir.display(),
         config.state_dir.display()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {

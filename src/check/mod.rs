@@ -74,7 +74,6 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
         addr,
         via,
         service: &req.service,
-        request: &req.uri,
         method: "",
         uri: &req.uri,
     };

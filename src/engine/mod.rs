@@ -66,8 +66,6 @@ pub struct AuthRequest<'a> {
     pub addr: ClientAddr,
     pub via: Via,
     pub service: &'a str,
-    /// What was asked for (`GET /path` from nginx, the URI from Apache), for the log only.
-    pub request: &'a str,
     /// The HTTP method asked for (from `X-Original-Method`); empty outside HTTP.
     pub method: &'a str,
     /// The URI asked for (from `X-Original-URI`); empty when unknown.
@@ -142,6 +140,15 @@ pub struct Engine {
     /// When each rotated-away token was last reported as reused.
     reuse_reported: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub started: Instant,
+}
+
+/// Adds what was asked for (`GET /path` from nginx, the URI from Apache), when known.
+fn with_request(e: Event, req: &AuthRequest<'_>) -> Event {
+    let text = format!("{} {}", req.method, req.uri);
+    match text.trim() {
+        "" => e,
+        t => e.with("request", t),
+    }
 }
 
 /// Seconds since the epoch.
@@ -459,7 +466,8 @@ impl Engine {
         user: &str,
         now: i64,
     ) {
-        let ip = match req.addr {
+        // Only built when a line is written: the cached hot path logs nothing by default.
+        let ip = || match req.addr {
             ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
             ClientAddr::Unknown => "unknown".into(),
             ClientAddr::Local => "local".into(),
@@ -484,15 +492,10 @@ impl Engine {
                         .with("user", shown_user)
                         .with("method", method)
                         .with("token_id", token_id.clone().unwrap_or_else(|| "-".into()))
-                        .with("ip", ip)
+                        .with("ip", ip())
                         .with("via", req.via.as_str())
                         .with("service", req.service);
-                    let e = if req.request.is_empty() {
-                        e
-                    } else {
-                        e.with("request", req.request)
-                    };
-                    self.syslog.emit(&e, Severity::Info);
+                    self.syslog.emit(&with_request(e, req), Severity::Info);
                 }
                 if let Some(row) = self.lockout.record_success(user) {
                     self.persist_failure(row, None);
@@ -505,15 +508,10 @@ impl Engine {
         };
         let e = Event::new("auth.failure", now)
             .with("user", shown_user)
-            .with("ip", ip)
+            .with("ip", ip())
             .with("via", req.via.as_str())
             .with("reason", reason.as_str());
-        let e = if req.request.is_empty() {
-            e
-        } else {
-            e.with("request", req.request)
-        };
-        self.syslog.emit(&e, Severity::Notice);
+        self.syslog.emit(&with_request(e, req), Severity::Notice);
         let counts = matches!(
             reason,
             Reason::InvalidToken | Reason::Expired | Reason::WrongUser | Reason::BadPassword

@@ -143,7 +143,6 @@ async fn decide_rule_matrix() {
             addr,
             via,
             service: "test",
-            request: "",
             method: "GET",
             uri: "/",
         };
@@ -173,7 +172,6 @@ async fn decide_lockout_blocks_valid_token_until_reset() {
         addr: ClientAddr::Local,
         via: Via::External,
         service: "t",
-        request: "",
         method: "GET",
         uri: "/",
     };
@@ -192,7 +190,6 @@ async fn decide_lockout_blocks_valid_token_until_reset() {
         addr: ClientAddr::Local,
         via: Via::Http,
         service: "t",
-        request: "",
         method: "GET",
         uri: "/",
     };
@@ -214,7 +211,6 @@ async fn decide_deleted_token_is_refused_at_once() {
         addr: ClientAddr::Local,
         via: Via::Http,
         service: "t",
-        request: "",
         method: "GET",
         uri: "/",
     };
@@ -249,7 +245,6 @@ async fn decide_concurrent_first_uses_hash_once() {
                 addr: ClientAddr::Local,
                 via: Via::Http,
                 service: "t",
-                request: "",
                 method: "GET",
                 uri: "/",
             };
