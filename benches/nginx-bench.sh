@@ -47,57 +47,7 @@ while getopts 'd:r:t:c:C:h' opt; do
 done
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-nginx_bin=${NGINX:-/usr/sbin/nginx}
-for tool in "$nginx_bin" wrk cargo; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (bash tests/run.sh installs nginx and wrk)" >&2; exit 1; }
-done
-
-section() { printf '\n==== %s ====\n' "$*"; }
-
-load=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$load" -v c="$(nproc)" 'BEGIN { exit !(l > 0.5 * c) }'; then
-    echo "warning: load average $load on $(nproc) CPUs; other work will skew the figures" >&2
-fi
-
-section "Build (release)"
-(cd "$repo" && cargo build --release --bin apitokend --bin apitoken)
-bin=${CARGO_TARGET_DIR:-$repo/target}/release
-
-work=$(mktemp -d /tmp/apitokend-bench.XXXXXX)
-chmod 0755 "$work"
-run=$work/run
-admin_sock=$run/admin.sock
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ ${KEEP:-0} == 1 ]]; then
-        echo "work directory kept: $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
-
-# Polls a command until it succeeds, for at most 20 s.
-wait_for() {
-    local what=$1 deadline=$((SECONDS + 20))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            echo "$what not ready within 20 s" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
-apitoken() { "$bin/apitoken" --socket "$admin_sock" "$@"; }
+source "$repo/benches/harness.sh" bench
 
 section "apitokend"
 cat >"$work/apitokend.toml" <<EOF

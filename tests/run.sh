@@ -124,7 +124,7 @@ step "Formatting (cargo fmt --check)" cargo fmt --all -- --check
 step "Lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
 step "Build (daemon, command line, Apache helper, PAM module)" cargo build --workspace
 step "Tests" run_tests
-step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 1
+step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 2
 step "Debian packages (build, install, check, purge)" bash tests/package-install.sh
 
 section "All steps passed"
