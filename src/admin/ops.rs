@@ -2,8 +2,8 @@
 //! on a blocking thread. Every change commits with its audit record, then goes to syslog,
 //! then updates the engine's in-memory state (cache, settings, lockout).
 
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::proto::{FailureInfo, IpCheck, Request};
@@ -14,18 +14,29 @@ use crate::engine::{now, Engine};
 use crate::peer::Peer;
 use crate::settings::Settings;
 
-pub(super) type Outcome = Result<Value, Failure>;
+/// A reply payload, serialised once, straight from its typed form.
+pub(super) type Outcome = Result<Box<RawValue>, Failure>;
 
-/// RFC 3339 UTC text of a unix time.
+/// RFC 3339 UTC text of a unix time, to the second (`2026-11-27T20:36:02Z`). Written
+/// out by hand: listings of many tokens format several times per token.
 pub fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
+    match OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        ),
+        Err(_) => t.to_string(),
+    }
 }
 
 pub(super) fn to_value(v: impl serde::Serialize) -> Outcome {
-    serde_json::to_value(v).map_err(|e| Failure(super::proto::ErrorKind::Internal, e.to_string()))
+    serde_json::value::to_raw_value(&v)
+        .map_err(|e| Failure(super::proto::ErrorKind::Internal, e.to_string()))
 }
 
 pub(super) fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
@@ -106,11 +117,11 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
         Request::DeleteAll { user } => tokens::delete_all(engine, peer, &user),
         Request::Rotate { id, grace, expires } => tokens::rotate(engine, peer, &id, grace, expires),
         Request::Prune { older_than } => tokens::prune(engine, peer, older_than),
-        Request::Settings => Ok(engine.settings().to_json()),
+        Request::Settings => to_value(engine.settings().to_json()),
         Request::SettingsSet { key, value } => set_setting(engine, peer, &key, &value),
         Request::AllowIpList => {
             require_admin(peer, "the allowed-networks list")?;
-            Ok(engine.settings().to_json()["allowed-networks"].clone())
+            to_value(&engine.settings().to_json()["allowed-networks"])
         }
         Request::AllowIpAdd { cidrs } => change_networks(engine, peer, |nets| {
             for c in &cidrs {
@@ -147,7 +158,13 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     }
 }
 
-fn apply_setting(engine: &Engine, peer: &Peer, key: &str, new: Settings) -> Outcome {
+/// Stores and applies one changed setting; returns the settings now in force.
+fn apply_setting(
+    engine: &Engine,
+    peer: &Peer,
+    key: &str,
+    new: Settings,
+) -> Result<Settings, Failure> {
     let old = engine.settings();
     let (old_text, new_text) = (
         old.get(key).map_err(|e| Failure::invalid(e.0))?,
@@ -163,14 +180,14 @@ fn apply_setting(engine: &Engine, peer: &Peer, key: &str, new: Settings) -> Outc
         engine.syslog.emit(&event, Severity::Info);
         engine.replace_settings(new.clone());
     }
-    Ok(new.to_json())
+    Ok(new)
 }
 
 fn set_setting(engine: &Engine, peer: &Peer, key: &str, value: &str) -> Outcome {
     require_admin(peer, "changing settings")?;
     let mut new = (*engine.settings()).clone();
     new.set(key, value).map_err(|e| Failure::invalid(e.0))?;
-    apply_setting(engine, peer, key, new)
+    to_value(apply_setting(engine, peer, key, new)?.to_json())
 }
 
 fn change_networks(
@@ -181,7 +198,8 @@ fn change_networks(
     require_admin(peer, "changing allowed-networks")?;
     let mut new = (*engine.settings()).clone();
     change(&mut new.allowed_networks)?;
-    Ok(apply_setting(engine, peer, "allowed-networks", new)?["allowed-networks"].clone())
+    let applied = apply_setting(engine, peer, "allowed-networks", new)?;
+    to_value(&applied.to_json()["allowed-networks"])
 }
 
 fn check_ip(engine: &Engine, address: &str) -> Outcome {
@@ -229,7 +247,7 @@ fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     engine.store.reset_failures(user, &event)?;
     engine.lockout.reset(user);
     engine.syslog.emit(&event, Severity::Info);
-    Ok(json!({ "user": user, "reset": true }))
+    to_value(json!({ "user": user, "reset": true }))
 }
 
 fn audit(
@@ -267,12 +285,12 @@ fn audit(
             Value::Object(obj)
         })
         .collect();
-    Ok(Value::Array(events))
+    to_value(events)
 }
 
 fn status(engine: &Engine) -> Outcome {
     let (tokens, users) = engine.store.counts()?;
-    Ok(json!({
+    to_value(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "uptime_seconds": engine.started.elapsed().as_secs(),

@@ -117,7 +117,7 @@ impl std::fmt::Debug for Secret {
 pub struct Reply {
     pub v: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ok: Option<serde_json::Value>,
+    pub ok: Option<Box<serde_json::value::RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReply>,
 }

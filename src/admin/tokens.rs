@@ -328,7 +328,7 @@ pub fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
             deleted.push(t.id);
         }
     }
-    Ok(json!({ "deleted": deleted }))
+    to_value(json!({ "deleted": deleted }))
 }
 
 pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
@@ -339,7 +339,7 @@ pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     let ids = engine.store.delete_all(user, &mut event)?;
     engine.cache.remove_tokens(&ids);
     engine.syslog.emit(&event, Severity::Info);
-    Ok(json!({ "user": user, "count": ids.len(), "deleted": ids }))
+    to_value(json!({ "user": user, "count": ids.len(), "deleted": ids }))
 }
 
 /// Issues a successor with the same name, owner, scopes, paths and networks; the old token
@@ -419,7 +419,7 @@ pub fn prune(engine: &Engine, peer: &Peer, older_than: Option<String>) -> Outcom
     let ids = engine.store.prune(now() - age as i64, &mut event)?;
     engine.cache.remove_tokens(&ids);
     engine.syslog.emit(&event, Severity::Info);
-    Ok(json!({ "count": ids.len(), "deleted": ids }))
+    to_value(json!({ "count": ids.len(), "deleted": ids }))
 }
 
 pub fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {

@@ -21,7 +21,7 @@ pub use args::{
 };
 pub use client::{resolve_socket, ClientError};
 
-use crate::admin::proto::{Created, ErrorKind, Request};
+use crate::admin::proto::{Created, ErrorKind, Request, TokenInfo};
 use clap::Parser;
 use render::View;
 use std::io::{self, IsTerminal, Write};
@@ -129,12 +129,19 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     if view == View::Created {
         return create(&socket, request, cli.json);
     }
+    if view == View::TokenList {
+        // Listings can hold every token of a fleet: parse them once, into their type.
+        let tokens: Vec<TokenInfo> = client::call(&socket, request)?;
+        let text = match cli.json {
+            true => pretty(&tokens)?,
+            false => render::token_list(&tokens),
+        };
+        emit(&text)?;
+        return Ok(0);
+    }
     let value: serde_json::Value = client::call(&socket, request)?;
     if cli.json {
-        let text = serde_json::to_string_pretty(&value).map_err(|e| {
-            CliError::Output(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-        })?;
-        emit(&format!("{text}\n"))?;
+        emit(&pretty(&value)?)?;
         return Ok(u8::from(render::is_negative(&view, &value)));
     }
     let rendered = render::human(&view, &value)?;
@@ -167,6 +174,13 @@ fn create(socket: &Path, request: Request, json: bool) -> Result<u8, CliError> {
 }
 
 /// Writes to stdout; a closed pipe (`apitoken list | head`) is not an error.
+/// Indented JSON with a final newline.
+fn pretty(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|e| CliError::Output(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))
+}
+
 fn emit(text: &str) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -82,7 +82,7 @@ pub fn human(view: &View, value: &Value) -> Result<Rendered, ShapeError> {
     })
 }
 
-fn token_list(tokens: &[TokenInfo]) -> String {
+pub fn token_list(tokens: &[TokenInfo]) -> String {
     if tokens.is_empty() {
         return "No tokens.\n".into();
     }
