@@ -246,6 +246,10 @@ impl Config {
             }
         }
         let a = self.argon2;
+        // Parallelism first: the memory bound below multiplies by it.
+        if !(1..=16).contains(&a.parallelism) {
+            return Err(bad("argon2.parallelism", "must be 1 to 16".into()));
+        }
         if !(8..=4 * 1024 * 1024).contains(&a.memory_kib) || a.memory_kib < 8 * a.parallelism {
             return Err(bad(
                 "argon2.memory_kib",
@@ -254,9 +258,6 @@ impl Config {
         }
         if !(1..=100).contains(&a.iterations) {
             return Err(bad("argon2.iterations", "must be 1 to 100".into()));
-        }
-        if !(1..=16).contains(&a.parallelism) {
-            return Err(bad("argon2.parallelism", "must be 1 to 16".into()));
         }
         if self.cache.max_entries > 10_000_000 {
             return Err(bad("cache.max_entries", "must be at most 10000000".into()));
@@ -317,6 +318,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.listen"), "{err}");
+    }
+
+    #[test]
+    fn parse_huge_parallelism_is_refused_not_overflowed() {
+        // Found by the config_parse fuzz target: 8 × parallelism overflowed.
+        let err = parse("[argon2]\nparallelism = 4294967295\n").unwrap_err().to_string();
+        assert!(err.contains("argon2.parallelism"), "{err}");
     }
 
     #[test]
