@@ -126,5 +126,6 @@ step "Build (daemon, command line, Apache helper, PAM module)" cargo build --wor
 step "Tests" run_tests
 step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 2
 step "Debian packages (build, install, check, purge)" bash tests/package-install.sh
+step "Supply chain (cargo deny)" bash tests/deny.sh
 
 section "All steps passed"
