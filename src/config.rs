@@ -323,7 +323,9 @@ mod tests {
     #[test]
     fn parse_huge_parallelism_is_refused_not_overflowed() {
         // Found by the config_parse fuzz target: 8 × parallelism overflowed.
-        let err = parse("[argon2]\nparallelism = 4294967295\n").unwrap_err().to_string();
+        let err = parse("[argon2]\nparallelism = 4294967295\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("argon2.parallelism"), "{err}");
     }
 
