@@ -507,7 +507,15 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
 fn reload(engine: &Engine, path: Option<&Path>) {
     notify("RELOADING=1");
     let now = crate::engine::now();
-    match Config::load(path) {
+    // A reader bug must not take the running daemon down with it: a panic while reading
+    // the file is a refused reload like any other error.
+    let loaded = std::panic::catch_unwind(|| Config::load(path)).unwrap_or_else(|_| {
+        Err(crate::config::ConfigError::Parse {
+            path: path.map(Path::to_path_buf).unwrap_or_default(),
+            message: "internal error while reading the file".into(),
+        })
+    });
+    match loaded {
         Ok(config) => {
             let restart = engine.reload(config);
             let mut event = crate::audit::Event::new("config.reload", now).with("result", "ok");
