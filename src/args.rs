@@ -22,7 +22,7 @@ pub struct DaemonArgs {
 
 /// Checks an Apache Basic-auth credential with apitokend (mod_authnz_external, pipe method).
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "apitoken-external", version)]
 pub struct ExternalArgs {
     /// The daemon's check socket.
     #[arg(long, value_name = "PATH", default_value = "/run/apitokend/check.sock")]
