@@ -6,47 +6,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[allow(dead_code)]
+#[path = "pam/harness.rs"]
+mod pam;
 
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{ensure_user, stderr, Daemon};
+use pam::{module_path, system_lib};
 
 /// The account the tests log in as; sshd needs a real one.
 const USER: &str = "atk-sshuser";
 /// What the account's shell (nologin) says once a login got through authentication.
 const LOGGED_IN: &str = "This account is currently not available";
-
-/// A library under `/usr/lib/<multiarch>/`.
-fn system_lib(rel: &str) -> PathBuf {
-    let found = std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join(rel))
-        .find(|p| p.exists());
-    found.unwrap_or_else(|| panic!("{rel} not found under /usr/lib/*/"))
-}
-
-/// The freshly built module (`cargo build --workspace` runs before the tests).
-fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let so = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libpam_apitoken.so");
-    assert!(
-        so.exists(),
-        "{} missing: run `cargo build --workspace` first",
-        so.display()
-    );
-    so
-}
 
 /// The PAM service file: the shipped auth lines, then neutral account and session stacks.
 fn service_file(check_sock: &Path, passdb: &Path) -> String {
