@@ -6,15 +6,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use common::{stderr, Daemon};
+use common::http::{free_port, tcp_request};
+use common::tokens::basic;
+use common::Daemon;
 
 const MODULES: &str = "/usr/lib/apache2/modules";
 
@@ -126,27 +126,11 @@ DirectoryIndex index.html
 
     /// `GET path` with Basic credentials; returns the status code.
     fn get(&self, path: &str, credentials: Option<(&str, &str)>) -> u16 {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let auth = credentials
-            .map(|(u, p)| {
-                let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-                format!("Authorization: Basic {b64}\r\n")
-            })
-            .unwrap_or_default();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split_whitespace().nth(1).unwrap_or_default();
-        status
-            .parse()
-            .unwrap_or_else(|_| panic!("no status in {response:?}"))
+        let auth = credentials.map(|(u, p)| basic(u.as_bytes(), p.as_bytes()));
+        let headers: Vec<(&str, &[u8])> = auth.iter().map(|a| ("Authorization", &a[..])).collect();
+        tcp_request(self.port, "GET", path, &headers, b"")
+            .unwrap_or_else(|e| panic!("GET {path} via Apache failed: {e}"))
+            .status
     }
 }
 
@@ -167,23 +151,6 @@ impl Drop for Apache {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cli_ok(daemon: &Daemon, args: &[&str]) {
-    let out = daemon.cli(args);
-    assert!(
-        out.status.success(),
-        "apitoken {args:?} failed: {}",
-        stderr(&out)
-    );
-}
-
 #[test]
 fn apache_valid_token_is_200() {
     let daemon = Daemon::start();
@@ -202,13 +169,7 @@ fn apache_valid_token_is_200() {
         line.contains("127.0.0.1") && line.contains(&token[4..12]),
         "{line}"
     );
-    assert!(
-        daemon
-            .syslog_lines()
-            .iter()
-            .all(|l| !l.contains(&token[13..])),
-        "secret in syslog"
-    );
+    daemon.assert_syslog_free_of(&token[13..]);
     assert!(
         !apache.error_log().contains(&token[13..]),
         "secret in Apache's error log"
@@ -238,10 +199,10 @@ fn apache_address_outside_allowed_networks_is_401() {
     let daemon = Daemon::start();
     let token = daemon.create_token("alice");
     let apache = Apache::start(&daemon.check_sock());
-    cli_ok(&daemon, &["allow-ip", "add", "192.0.2.0/24"]);
+    daemon.cli_ok(&["allow-ip", "add", "192.0.2.0/24"]);
     assert_eq!(apache.get("/api/", Some(("alice", &token))), 401);
     daemon.wait_syslog(&["event=auth.failure", "via=external", "reason=ip_denied"]);
-    cli_ok(&daemon, &["allow-ip", "add", "127.0.0.0/8"]);
+    daemon.cli_ok(&["allow-ip", "add", "127.0.0.0/8"]);
     assert_eq!(
         apache.get("/api/", Some(("alice", &token))),
         200,
@@ -261,7 +222,7 @@ fn apache_revoked_token_is_401() {
         "{}",
         apache.error_log()
     );
-    cli_ok(&daemon, &["delete", &token[4..12]]);
+    daemon.cli_ok(&["delete", &token[4..12]]);
     assert_eq!(apache.get("/api/", Some(("alice", &token))), 401);
 }
 

@@ -41,25 +41,13 @@ pub fn assert_code(out: &Output, want: i32) {
 }
 
 /// Asserts success and parses stdout as JSON.
+#[track_caller]
 pub fn json(out: &Output) -> Value {
     assert_code(out, 0);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    common::run::json(out)
 }
 
-/// The public id of a token (`atk_<id>_...`).
-pub fn token_id(token: &str) -> &str {
-    &token[4..12]
-}
-
-/// The secret part of a token: everything after the id, checksum included.
-pub fn secret_part(token: &str) -> &str {
-    &token[13..]
-}
+pub use common::tokens::{secret_part, token_id};
 
 /// Creates a token with `apitoken create ARGS --json` as root and returns (token, object).
 pub fn create_json(d: &Daemon, args: &[&str]) -> (String, Value) {

@@ -7,12 +7,15 @@ mod nginx_harness;
 
 use std::io::{BufReader, Write};
 
-use common::{stderr, stdout, Daemon};
-use nginx_harness::{
-    bad_checksum, basic, bearer, find_multiarch_lib, forged_token, format_request, read_response,
-    token_id, unique_name, unix_connect, unix_request, with_checksum, Headers, Nginx, OwnedHeaders,
-    Response,
+use common::http::{
+    format_request, read_response, unix_connect, unix_request, Headers, OwnedHeaders, Response,
 };
+use common::run::{env_refs, pam_matrix_backend};
+use common::tokens::{
+    bad_checksum, basic, bearer, forged_token, token_id, unique_name, with_checksum,
+};
+use common::Daemon;
+use nginx_harness::Nginx;
 
 /// Tokens only: a wrong credential is refused without asking PAM, which keeps these
 /// tests fast and independent of the host's PAM stack.
@@ -20,21 +23,16 @@ const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
 
 const CHALLENGE: &str = "Basic realm=\"apitokend\"";
 
+/// Runs `apitoken ARGS` as root and fails the test if it fails.
+#[track_caller]
+fn admin(daemon: &Daemon, args: &[&str]) -> String {
+    daemon.cli_ok(args)
+}
+
 fn start() -> (Daemon, Nginx) {
     let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
     let nginx = Nginx::start(&daemon.http_sock());
     (daemon, nginx)
-}
-
-/// Runs `apitoken ARGS` as root and fails the test if it fails.
-fn admin(daemon: &Daemon, args: &[&str]) -> String {
-    let out = daemon.cli(args);
-    assert!(
-        out.status.success(),
-        "apitoken {args:?} failed: {}",
-        stderr(&out)
-    );
-    stdout(&out)
 }
 
 #[track_caller]
@@ -326,34 +324,8 @@ fn nginx_admin_only_create_with_regular_users_off_returns_403_for_non_admin_toke
 /// A daemon whose password backend is PAM, with libpam redirected by pam_wrapper to a
 /// service file that accepts `user`/`password` through pam_matrix.
 fn start_with_pam_matrix(user: &str, password: &str) -> (Daemon, Nginx, tempfile::TempDir) {
-    let pam_dir = tempfile::Builder::new()
-        .prefix("apitokend-pam")
-        .tempdir()
-        .unwrap();
-    let matrix = find_multiarch_lib("pam_wrapper/pam_matrix.so");
-    let passdb = pam_dir.path().join("passdb");
-    std::fs::write(&passdb, format!("{user}:{password}:apitokend\n")).unwrap();
-    let services = pam_dir.path().join("services");
-    std::fs::create_dir(&services).unwrap();
-    let line = |kind: &str| {
-        format!(
-            "{kind} required {} passdb={}\n",
-            matrix.display(),
-            passdb.display()
-        )
-    };
-    std::fs::write(services.join("apitokend"), line("auth") + &line("account")).unwrap();
-
-    let preload = find_multiarch_lib("libpam_wrapper.so");
-    let env = [
-        ("LD_PRELOAD", preload.to_str().unwrap()),
-        ("PAM_WRAPPER", "1"),
-        ("PAM_WRAPPER_SERVICE_DIR", services.to_str().unwrap()),
-    ];
-    let daemon = Daemon::start_with(
-        "[password]\nbackend = \"pam\"\npam_service = \"apitokend\"\n",
-        &env,
-    );
+    let (toml, env, pam_dir) = pam_matrix_backend(user, password);
+    let daemon = Daemon::start_with(&toml, &env_refs(&env));
     let nginx = Nginx::start(&daemon.http_sock());
     (daemon, nginx, pam_dir)
 }

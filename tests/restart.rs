@@ -137,7 +137,7 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let nginx = nginx_harness::Nginx::start(&run.join("http.sock"));
-    let first = nginx.api(Some(&nginx_harness::bearer(&token)));
+    let first = nginx.api(Some(&common::tokens::bearer(&token)));
     assert_eq!(first.status, 200, "the token works before the restarts");
 
     let url = format!("http://127.0.0.1:{}/api/", nginx.port);

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::common::tokens::unique_name;
 use crate::common::{ensure_user, eventually, stderr, Daemon};
-use crate::nginx_harness::unique_name;
 use crate::{admin, ask_from, create, id, json, now, show, sqlite};
 
 #[test]

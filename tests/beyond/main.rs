@@ -22,13 +22,17 @@ mod paths;
 mod rotation;
 mod scopes;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
+use common::http::{auth_as_nginx, Response};
+use common::tokens::bearer;
 use common::{stderr, stdout, Daemon};
-use nginx_harness::{bearer, unix_request, Nginx, Response};
+use nginx_harness::Nginx;
 use serde_json::Value;
+
+pub use common::run::json;
+pub use common::tokens::token_id as id;
 
 /// Tokens only: a wrong credential is refused without asking PAM.
 pub const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
@@ -43,25 +47,7 @@ pub fn start() -> (Daemon, Nginx) {
 /// Runs `apitoken ARGS` as root and returns stdout; fails the test if it fails.
 #[track_caller]
 pub fn admin(daemon: &Daemon, args: &[&str]) -> String {
-    let out = daemon.cli(args);
-    assert!(
-        out.status.success(),
-        "apitoken {args:?} failed: {}",
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-/// Stdout parsed as JSON.
-#[track_caller]
-pub fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(out)
-        )
-    })
+    daemon.cli_ok(args)
 }
 
 /// `apitoken create --json ARGS` as root: (token, token object).
@@ -79,11 +65,6 @@ pub fn create(daemon: &Daemon, args: &[&str]) -> (String, Value) {
     (v["token"].as_str().unwrap().to_string(), v)
 }
 
-/// The public id of a token.
-pub fn id(token: &str) -> &str {
-    &token[4..12]
-}
-
 /// `apitoken show ID --json` as root.
 pub fn show(daemon: &Daemon, token_id: &str) -> Value {
     json(&daemon.cli(&["show", token_id, "--json"]))
@@ -97,41 +78,13 @@ pub fn call(nginx: &Nginx, method: &str, path: &str, token: &str) -> Response {
 /// Asks the daemon's `http.sock` directly, with the headers nginx's `/_apitoken` location
 /// sends: a client at `ip` asking for `METHOD uri` with `Authorization: Bearer token`.
 pub fn ask_from(daemon: &Daemon, ip: &str, method: &str, uri: &str, token: &str) -> Response {
-    unix_request(
-        &daemon.http_sock(),
-        "GET",
-        "/auth",
-        &[
-            ("Authorization", &bearer(token)),
-            ("X-Real-IP", ip.as_bytes()),
-            ("X-Original-Method", method.as_bytes()),
-            ("X-Original-URI", uri.as_bytes()),
-        ],
-        b"",
-    )
+    auth_as_nginx(&daemon.http_sock(), &bearer(token), ip, method, uri)
 }
 
 /// Runs the Apache helper (`apitoken-external`) for a client at 192.0.2.40 asking for
 /// `uri`; returns its exit code.
 pub fn external(daemon: &Daemon, user: &str, secret: &str, uri: &str) -> i32 {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitoken-external"))
-        .arg("--socket")
-        .arg(daemon.check_sock())
-        .env("IP", "192.0.2.40")
-        .env("URI", uri)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let input = format!("{user}\n{secret}\n");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait().unwrap().code().unwrap()
+    common::run::external(&daemon.check_sock(), "192.0.2.40", Some(uri), user, secret).unwrap()
 }
 
 /// Asserts the status of a response, naming the request.
@@ -143,24 +96,12 @@ pub fn assert_status(resp: &Response, want: u16, what: &str) {
 /// Runs SQL through the `sqlite3` command on a database file and returns its output.
 #[track_caller]
 pub fn sqlite(db: &Path, sql: &str) -> String {
-    let mut child = Command::new("sqlite3")
-        .arg("-batch")
-        .arg(db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sqlite3 is installed (`bash tests/run.sh` installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(sql.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = Command::new("sqlite3");
+    cmd.arg("-batch").arg(db);
+    let out = common::run::run_with_input(&mut cmd, sql.as_bytes());
     assert!(
         out.status.success(),
-        "sqlite3 failed on {sql:?}: {}",
+        "sqlite3 failed on {sql:?} (`bash tests/run.sh` installs it): {}",
         stderr(&out)
     );
     stdout(&out)

@@ -6,8 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::http::Response;
 use crate::common::{eventually, Daemon};
-use crate::nginx_harness::{Nginx, Response};
+use crate::nginx_harness::Nginx;
 use crate::{call, create, external, start, TOKENS_ONLY};
 
 /// The echo application's body line that the harness writes last.

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::tokens::unique_name;
 use crate::common::{ensure_user, eventually, stderr, Daemon};
-use crate::nginx_harness::unique_name;
 use crate::pam::{Outcome, Pam};
 use crate::{admin, assert_status, call, create, id, json, show, start};
 

@@ -1,8 +1,9 @@
 //! Scopes: `read` covers GET, HEAD and OPTIONS over HTTP, `write` every method, `login` PAM
 //! and the Apache helper. Judged from nginx's `X-Original-Method`.
 
+use crate::common::http::unix_request;
+use crate::common::tokens::basic;
 use crate::common::Daemon;
-use crate::nginx_harness::{basic, unix_request};
 use crate::pam::{Outcome, Pam};
 use crate::{assert_status, call, create, external, id, start, TOKENS_ONLY};
 

@@ -1,9 +1,16 @@
 //! One harness for every integration test: starts the real `apitokend` binary on sockets
 //! in a fresh temp directory with its own database and its own syslog socket, waits for it
 //! to be ready, and kills it on drop. Tests talk to it only through real interfaces.
+//!
+//! Shared by every test crate, so nothing is written twice: `tokens` (ids, forgeries,
+//! `Authorization` values), `http` (a raw HTTP/1.1 client, free ports), `run` (children
+//! fed on stdin, the CLI and the Apache helper, a PAM password backend).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
+pub mod http;
+pub mod run;
+pub mod tokens;
+
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
@@ -188,17 +195,7 @@ impl Daemon {
             None => Command::new(bin),
         };
         cmd.arg("--socket").arg(&sock).args(args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run::run_with_input(&mut cmd, stdin.as_bytes())
     }
 
     /// Runs `apitoken` as `user`.

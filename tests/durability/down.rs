@@ -2,25 +2,9 @@
 
 use super::*;
 
-/// Runs `apitoken-external` like Apache does: `user\nsecret\n` on stdin, `$IP` set.
+/// Runs `apitoken-external` like Apache does for a client at 192.0.2.10.
 fn external(sock: &Path, user: &str, secret: &str) -> Option<i32> {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitoken-external"))
-        .arg("--socket")
-        .arg(sock)
-        .env("IP", "192.0.2.10")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{user}\n{secret}\n").as_bytes())
-        .unwrap();
-    child.wait().unwrap().code()
+    common::run::external(sock, "192.0.2.10", None, user, secret)
 }
 
 #[test]

@@ -18,8 +18,10 @@ mod nginx_harness;
 
 mod down;
 
+use common::http::unix_request;
+use common::tokens::{bearer, token_id};
 use common::{stdout, Daemon};
-use nginx_harness::{bearer, token_id, unix_request, Nginx};
+use nginx_harness::Nginx;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

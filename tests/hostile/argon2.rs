@@ -30,7 +30,7 @@ fn forgeries(tokens: &[String], per_token: usize) -> Vec<String> {
                 .iter()
                 .map(|b| BASE62[*b as usize % 62] as char)
                 .collect();
-            nginx_harness::with_checksum(&format!("atk_{}_{secret}", nginx_harness::token_id(t)))
+            common::tokens::with_checksum(&format!("atk_{}_{secret}", common::tokens::token_id(t)))
         })
         .collect()
 }
@@ -71,21 +71,11 @@ fn admin_verify_burst_with_real_argon2_stays_under_200_mib() {
         .map(|forged| {
             let sock = sock.clone();
             std::thread::spawn(move || {
-                let mut child = Command::new("runuser")
-                    .args(["-u", user, "--", env!("CARGO_BIN_EXE_apitoken"), "--socket"])
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", user, "--", env!("CARGO_BIN_EXE_apitoken"), "--socket"])
                     .arg(&sock)
-                    .arg("verify")
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(forged.as_bytes())
-                    .unwrap();
-                let out = child.wait_with_output().unwrap();
+                    .arg("verify");
+                let out = common::run::run_with_input(&mut cmd, forged.as_bytes());
                 stdout(&out)
             })
         })
@@ -102,7 +92,7 @@ fn admin_verify_burst_with_real_argon2_stays_under_200_mib() {
 
 /// A counter of the daemon's `/metrics`.
 fn metric(daemon: &Daemon, name: &str) -> u64 {
-    let resp = nginx_harness::unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
+    let resp = common::http::unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
     resp.text()
         .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())

@@ -115,7 +115,7 @@ fn http_random_nul_and_invalid_utf8_input_is_never_allowed() {
     }
     t.assert_serving("random bytes");
 
-    let forged = forged_token(nginx_harness::token_id(&t.token));
+    let forged = forged_token(common::tokens::token_id(&t.token));
     let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
         (
             "NUL in Authorization",

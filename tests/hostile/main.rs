@@ -23,8 +23,10 @@ mod frames;
 mod http;
 
 use apitokend::check::proto::{self as check, CheckReply, CheckRequest, Verdict, Via};
+use common::http::{format_request, read_response};
+use common::tokens::{basic, bearer, forged_token};
 use common::{stdout, Daemon};
-use nginx_harness::{basic, bearer, forged_token, format_request, read_response, Nginx};
+use nginx_harness::Nginx;
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;

@@ -5,33 +5,8 @@ use super::*;
 /// A daemon whose password backend is PAM through pam_wrapper and pam_matrix, which
 /// accepts `user`/`password`; its stderr is captured.
 pub(super) fn start_with_password(user: &str, password: &str) -> (Daemon, tempfile::TempDir) {
-    let pam_dir = tempfile::Builder::new()
-        .prefix("apitokend-pam")
-        .tempdir()
-        .unwrap();
-    let matrix = find_multiarch_lib("pam_wrapper/pam_matrix.so");
-    let passdb = pam_dir.path().join("passdb");
-    std::fs::write(&passdb, format!("{user}:{password}:apitokend\n")).unwrap();
-    let services = pam_dir.path().join("services");
-    std::fs::create_dir(&services).unwrap();
-    let line = |kind: &str| {
-        format!(
-            "{kind} required {} passdb={}\n",
-            matrix.display(),
-            passdb.display()
-        )
-    };
-    std::fs::write(services.join("apitokend"), line("auth") + &line("account")).unwrap();
-    let preload = find_multiarch_lib("libpam_wrapper.so");
-    let env = [
-        ("LD_PRELOAD", preload.to_str().unwrap()),
-        ("PAM_WRAPPER", "1"),
-        ("PAM_WRAPPER_SERVICE_DIR", services.to_str().unwrap()),
-    ];
-    let daemon = Daemon::start_capturing_stderr(
-        "[password]\nbackend = \"pam\"\npam_service = \"apitokend\"\n",
-        &env,
-    );
+    let (toml, env, pam_dir) = common::run::pam_matrix_backend(user, password);
+    let daemon = Daemon::start_capturing_stderr(&toml, &common::run::env_refs(&env));
     (daemon, pam_dir)
 }
 
@@ -51,17 +26,12 @@ pub(super) fn check_exchange(sock: &Path, via: Via, user: &str, secret: &str) ->
 }
 
 pub(super) fn auth(daemon: &Daemon, authorization: &[u8]) -> Response {
-    unix_request(
+    common::http::auth_as_nginx(
         &daemon.http_sock(),
+        authorization,
+        "192.0.2.7",
         "GET",
-        "/auth",
-        &[
-            ("Authorization", authorization),
-            ("X-Real-IP", b"192.0.2.7"),
-            ("X-Original-URI", b"/hygiene"),
-            ("X-Original-Method", b"GET"),
-        ],
-        b"",
+        "/hygiene",
     )
 }
 

@@ -26,11 +26,9 @@ use exercise::{
 
 use apitokend::check::proto::{self as check, CheckReply, CheckRequest, Verdict, Via};
 use base64::Engine as _;
+use common::http::{unix_request, Response};
+use common::tokens::{bad_checksum, basic, bearer, forged_token, token_id, unique_name};
 use common::Daemon;
-use nginx_harness::{
-    bad_checksum, basic, bearer, find_multiarch_lib, forged_token, token_id, unique_name,
-    unix_request, Response,
-};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;

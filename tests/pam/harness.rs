@@ -1,12 +1,12 @@
 //! The libpam side of the PAM tests: a pam_wrapper service directory with a stack that
 //! uses the freshly built module, and `pamtester` to drive it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{stderr, Daemon};
+use crate::common::run::run_with_input;
+use crate::common::stderr;
 
 pub const SERVICE: &str = "atk-pamtest";
 
@@ -22,15 +22,7 @@ pub enum Outcome {
 }
 
 /// A library under `/usr/lib/<multiarch>/`.
-pub fn system_lib(rel: &str) -> PathBuf {
-    let found = std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join(rel))
-        .find(|p| p.exists());
-    found.unwrap_or_else(|| panic!("{rel} not found under /usr/lib/*/ (install libpam-wrapper)"))
-}
-
+pub use crate::common::run::find_multiarch_lib as system_lib;
 /// The freshly built module, next to this test's own `deps/` directory.
 pub fn module_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -169,18 +161,8 @@ impl Pam {
             cmd.arg("-I").arg(format!("rhost={rhost}"));
         }
         cmd.args([SERVICE, user]).args(vec!["authenticate"; ops]);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = cmd.spawn().expect("pamtester is installed");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run_with_input(&mut cmd, input.as_bytes());
         let took = started.elapsed();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
         let outcome = if out.status.success() && text.contains("successfully authenticated") {
@@ -200,30 +182,4 @@ impl Pam {
         self.run(user, rhost, &format!("{secret}\n{secret}\n"), 1, &[])
             .0
     }
-}
-
-pub fn token_id(token: &str) -> &str {
-    &token[4..12]
-}
-
-/// A well-formed token (correct checksum) that the daemon never issued.
-pub fn forged_token() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let body = format!("atk_Zz9Zz9Zz_{}", "q7".repeat(16));
-    let mut crc = crc32fast::hash(body.as_bytes());
-    let mut digits = [b'0'; 6];
-    for d in digits.iter_mut().rev() {
-        *d = ALPHABET[(crc % 62) as usize];
-        crc /= 62;
-    }
-    format!("{body}{}", std::str::from_utf8(&digits).unwrap())
-}
-
-pub fn cli_ok(daemon: &Daemon, args: &[&str]) {
-    let out = daemon.cli(args);
-    assert!(
-        out.status.success(),
-        "apitoken {args:?} failed: {}",
-        stderr(&out)
-    );
 }
