@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration file, strict, with per-user defaults.
-//! - [`token`]: token format, checksum, generation and argon2id hashing.
+//! - [`token`]: token format, checksum, generation and the at-rest verifier.
 //! - [`settings`]: the system-wide settings, validity and duration syntax.
 //! - [`scope`]: token scopes, path prefixes and per-token networks.
 //! - [`store`]: SQLite: tokens, settings, audit trail, failure counts. Only it touches SQLite.

@@ -1,4 +1,4 @@
-//! The SQLite store: tokens (id and argon2id hash, never the token), settings, the audit
+//! The SQLite store: tokens (id and a one-way verifier, never the token), settings, the audit
 //! trail and failure counts. The only module that touches SQLite. Every change is one
 //! transaction; an audit record commits together with the change it describes.
 
@@ -32,7 +32,7 @@ pub struct TokenRecord {
     pub id: String,
     pub owner: String,
     pub name: String,
-    /// argon2id PHC string of the whole token.
+    /// The one-way verifier of the whole token (`token::at_rest`).
     pub hash: String,
     pub created_at: i64,
     pub created_by: String,
@@ -410,6 +410,29 @@ impl Store {
         Ok(stmt.query_row([id], token_from_row).optional()?)
     }
 
+    /// Replaces token `id`'s verifier `old` by `new`, with its event, only if the row still
+    /// holds `old` (compare-and-set: a concurrent delete or rotation is never undone).
+    /// True when the row was changed.
+    pub fn upgrade_verifier(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE tokens SET hash = ?3 WHERE id = ?1 AND hash = ?2",
+            params![id, old, new],
+        )?;
+        if n == 1 {
+            insert_event(&tx, event)?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
     /// Tokens of one owner, or all, oldest first.
     pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
         let conn = self.conn();
@@ -728,5 +751,32 @@ mod tests {
             .reset_failures("bob", &event("failures.reset", "bob"))
             .unwrap();
         assert!(store.failures().unwrap().is_empty());
+    }
+
+    #[test]
+    fn upgrade_verifier_is_compare_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store
+            .insert_token(
+                &record("aaaaaaaa", "alice"),
+                &event("token.create", "alice"),
+            )
+            .unwrap();
+        let up = event("token.upgrade", "alice");
+        assert!(!store
+            .upgrade_verifier("aaaaaaaa", "$other", "$new", &up)
+            .unwrap());
+        assert!(store
+            .upgrade_verifier("aaaaaaaa", "$argon2id$x", "$new", &up)
+            .unwrap());
+        assert_eq!(store.token("aaaaaaaa").unwrap().unwrap().hash, "$new");
+        // A token deleted meanwhile stays deleted.
+        let mut all = event("token.delete_all", "alice");
+        store.delete_all("alice", &mut all).unwrap();
+        assert!(!store
+            .upgrade_verifier("aaaaaaaa", "$new", "$newer", &up)
+            .unwrap());
+        assert!(store.token("aaaaaaaa").unwrap().is_none());
     }
 }

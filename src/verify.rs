@@ -12,7 +12,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::cache::{Cache, Fingerprint, Verified};
 use crate::store::Store;
-use crate::token::{Hasher, Token};
+use crate::token::{Stored, Token};
 
 /// Failed verifications allowed per token id per second before further secrets for that
 /// id are refused without hashing.
@@ -39,7 +39,6 @@ pub enum VerifyError {
 /// The verifier shared by every front end.
 pub struct Verifier {
     store: Arc<Store>,
-    hasher: Hasher,
     slots: Semaphore,
     waiting: AtomicUsize,
     inflight: Mutex<HashMap<Fingerprint, Arc<OnceCell<Outcome>>>>,
@@ -53,10 +52,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Verifier {
     /// A verifier allowing `slots` concurrent hashes.
-    pub fn new(store: Arc<Store>, hasher: Hasher, slots: usize) -> Verifier {
+    pub fn new(store: Arc<Store>, slots: usize) -> Verifier {
         Verifier {
             store,
-            hasher,
             slots: Semaphore::new(slots.max(1)),
             waiting: AtomicUsize::new(0),
             inflight: Mutex::new(HashMap::new()),
@@ -146,18 +144,29 @@ impl Verifier {
         let Some(record) = record else {
             return Ok(None);
         };
-        if !self.reserve(&record.id, now) {
-            metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
-            // A token verified earlier keeps working while its id is flooded.
-            return Ok(cache.get_stale(&fp));
-        }
-        let ok = self
-            .hash_bounded(token, record.hash.clone(), metrics)
-            .await?;
+        let ok = match Stored::of(&record.hash) {
+            // One SHA-256: no budget needed, a wrong secret costs microseconds.
+            Stored::Sha256 => crate::token::sha256_verify(&token, &record.hash) == Some(true),
+            Stored::Unknown => false,
+            Stored::Argon2 => {
+                if !self.reserve(&record.id, now) {
+                    metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
+                    // A token verified earlier keeps working while its id is flooded.
+                    return Ok(cache.get_stale(&fp));
+                }
+                let ok = self
+                    .hash_bounded(token.clone(), record.hash.clone(), metrics)
+                    .await?;
+                if ok {
+                    self.release(&record.id, now);
+                    self.upgrade(&token, &record, now).await;
+                }
+                ok
+            }
+        };
         if !ok {
             return Ok(None);
         }
-        self.release(&record.id, now);
         let owner = record.owner.clone();
         let owner_admin =
             tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
@@ -188,9 +197,32 @@ impl Verifier {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         let _permit = permit.map_err(|_| VerifyError::Task)?;
         metrics.argon2_verifications.fetch_add(1, Ordering::Relaxed);
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.verify(&token, &phc))
+        tokio::task::spawn_blocking(move || crate::token::legacy_argon2_verify(&token, &phc))
             .await
             .map_err(|_| VerifyError::Task)
+    }
+
+    /// Replaces a legacy verifier that just matched with a current one. Compare-and-set:
+    /// a token deleted or rotated meanwhile is left as it is. A failure costs only speed
+    /// (the next use checks argon2 again), so it is logged, not returned.
+    async fn upgrade(&self, token: &Token, record: &crate::store::TokenRecord, now: i64) {
+        let Ok(new) = crate::token::new_verifier(token) else {
+            return;
+        };
+        let event = crate::audit::Event::new("token.upgrade", now)
+            .with("user", record.owner.as_str())
+            .with("token_id", record.id.as_str())
+            .with("from", "argon2id")
+            .with("to", "sha256");
+        let (store, id, old) = (self.store.clone(), record.id.clone(), record.hash.clone());
+        let done =
+            tokio::task::spawn_blocking(move || store.upgrade_verifier(&id, &old, &new, &event))
+                .await;
+        if let Ok(Err(e)) = done {
+            eprintln!(
+                "apitokend: cannot upgrade the verifier of token {}: {e}",
+                record.id
+            );
+        }
     }
 }

@@ -108,8 +108,6 @@ fn store_new(
     event_for: impl Fn(&TokenRecord) -> Event,
 ) -> Result<(Token, TokenRecord), Failure> {
     let max = engine.settings().max_tokens_per_user;
-    let hasher = crate::token::Hasher::new(engine.config().argon2)
-        .map_err(|e| Failure::invalid(e.to_string()))?;
     // Ids are random; retry on the (astronomically unlikely) collision.
     for _ in 0..3 {
         let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
@@ -117,9 +115,8 @@ fn store_new(
             continue;
         }
         record.id = token.id().to_string();
-        record.hash = hasher
-            .hash(&token)
-            .map_err(|e| Failure::invalid(e.to_string()))?;
+        record.hash =
+            crate::token::new_verifier(&token).map_err(|e| Failure::invalid(e.to_string()))?;
         let event = event_for(&record);
         if !engine.store.insert_token_limited(&record, &event, max)? {
             return Err(Failure::invalid(format!(
@@ -385,14 +382,10 @@ pub fn rotate(
         last_ips: String::new(),
         ..old.clone()
     };
-    let hasher = crate::token::Hasher::new(engine.config().argon2)
-        .map_err(|e| Failure::invalid(e.to_string()))?;
     let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
     let record = TokenRecord {
         id: token.id().to_string(),
-        hash: hasher
-            .hash(&token)
-            .map_err(|e| Failure::invalid(e.to_string()))?,
+        hash: crate::token::new_verifier(&token).map_err(|e| Failure::invalid(e.to_string()))?,
         ..record
     };
     let event = Event::new("token.rotate", now)
@@ -437,9 +430,14 @@ pub fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome 
     let Some(record) = engine.store.token(token.id())? else {
         return invalid("invalid_token");
     };
-    let hasher = crate::token::Hasher::new(engine.config().argon2)
-        .map_err(|e| Failure::invalid(e.to_string()))?;
-    if !hasher.verify(&token, &record.hash) {
+    let matches = match crate::token::Stored::of(&record.hash) {
+        crate::token::Stored::Sha256 => {
+            crate::token::sha256_verify(&token, &record.hash) == Some(true)
+        }
+        crate::token::Stored::Argon2 => crate::token::legacy_argon2_verify(&token, &record.hash),
+        crate::token::Stored::Unknown => false,
+    };
+    if !matches {
         return invalid("invalid_token");
     }
     let settings = engine.settings();

@@ -161,10 +161,9 @@ impl Engine {
     pub fn new(config: Config, store: Arc<Store>) -> Result<Engine, crate::server::ServerError> {
         let settings = store.settings()?;
         let lockout = Lockout::new(store.failures()?);
-        let hasher = crate::token::Hasher::new(config.argon2)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Engine {
-            verifier: Verifier::new(store.clone(), hasher, cores.div_ceil(2)),
+            verifier: Verifier::new(store.clone(), cores.div_ceil(2)),
             cache: Cache::new(
                 std::time::Duration::from_secs(config.cache.ttl_seconds),
                 config.cache.max_entries,

@@ -11,6 +11,19 @@ struct Fixture {
     root_token: String,
     user_token: String,
     expired_token: String,
+    /// A token of `svc-ci` stored as an argon2id hash, as older releases did.
+    legacy_token: String,
+}
+
+/// An argon2id PHC string of `t` with cheap parameters, as an older release stored it.
+pub(super) fn legacy_phc(t: &Token) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(64, 1, 1, None).unwrap();
+    let salt = SaltString::encode_b64(&[9u8; 16]).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(t.expose().as_bytes(), &salt)
+        .unwrap()
+        .to_string()
 }
 
 fn fixture() -> Fixture {
@@ -18,14 +31,17 @@ fn fixture() -> Fixture {
     let mut config = Config::parse("[syslog]\nenabled = false\n[password]\nbackend = \"none\"\n[argon2]\nmemory_kib = 64\niterations = 1\n", std::path::Path::new("t")).unwrap();
     config.state_dir = dir.path().to_path_buf();
     let store = Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
-    let hasher = crate::token::Hasher::new(config.argon2).unwrap();
-    let add = |owner: &str, expires_at: Option<i64>| {
+    let add_with = |owner: &str, expires_at: Option<i64>, legacy: bool| {
         let t = Token::generate().unwrap();
         let rec = TokenRecord {
             id: t.id().into(),
             owner: owner.into(),
             name: String::new(),
-            hash: hasher.hash(&t).unwrap(),
+            hash: if legacy {
+                legacy_phc(&t)
+            } else {
+                crate::token::new_verifier(&t).unwrap()
+            },
             created_at: 0,
             created_by: "root".into(),
             expires_at,
@@ -43,6 +59,8 @@ fn fixture() -> Fixture {
             .unwrap();
         t.expose().to_string()
     };
+    let add = |owner: &str, expires_at: Option<i64>| add_with(owner, expires_at, false);
+    let legacy_token = add_with("svc-ci", None, true);
     let root_token = add("root", None);
     let user_token = add("svc-ci", None);
     let expired_token = add("svc-ci", Some(1));
@@ -52,6 +70,7 @@ fn fixture() -> Fixture {
         root_token,
         user_token,
         expired_token,
+        legacy_token,
     }
 }
 
@@ -232,8 +251,9 @@ async fn decide_deleted_token_is_refused_at_once() {
 }
 
 #[tokio::test]
-async fn decide_concurrent_first_uses_hash_once() {
+async fn decide_concurrent_first_uses_of_legacy_token_hash_once_and_upgrade() {
     let f = Arc::new(fixture());
+    let id = f.legacy_token[4..12].to_string();
     let mut handles = Vec::new();
     for _ in 0..8 {
         let f = f.clone();
@@ -241,7 +261,7 @@ async fn decide_concurrent_first_uses_hash_once() {
             let req = AuthRequest {
                 kind: Kind::Bearer,
                 user: "",
-                secret: f.user_token.as_bytes(),
+                secret: f.legacy_token.as_bytes(),
                 addr: ClientAddr::Local,
                 via: Via::Http,
                 service: "t",
@@ -261,4 +281,8 @@ async fn decide_concurrent_first_uses_hash_once() {
             .load(Ordering::Relaxed),
         1
     );
+    let stored = f.engine.store.token(&id).unwrap().unwrap().hash;
+    assert!(stored.starts_with("$sha256$v=1$"), "{stored}");
+    let token = Token::parse(&f.legacy_token).unwrap();
+    assert_eq!(crate::token::sha256_verify(&token, &stored), Some(true));
 }

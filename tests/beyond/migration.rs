@@ -1,5 +1,7 @@
 //! Schema migration 2 on a database written by a release without scopes: its tokens keep
-//! every scope, its settings and audit trail survive.
+//! every scope, its settings and audit trail survive. Its tokens are stored as argon2id
+//! hashes with that release's default parameters: they still log in, and their first
+//! successful use replaces the stored string by the current SHA-256 verifier.
 
 use crate::common::Daemon;
 use crate::nginx_harness::Nginx;
@@ -37,21 +39,31 @@ const SCHEMA_V1: &str = "CREATE TABLE tokens (
         locked_until INTEGER
     );";
 
-/// A real token and its stored hash, made by a scratch daemon: (token, hash).
-fn real_token(user: &str) -> (String, String) {
-    let scratch = Daemon::start();
-    let token = scratch.create_token(user);
-    let hash = sqlite(
-        &scratch.db_path(),
-        &format!("SELECT hash FROM tokens WHERE id = '{}';", &token[4..12]),
+/// A real token and its hash as a release before the SHA-256 verifier stored it: argon2id
+/// with that release's defaults (m=19456 KiB, t=2, p=1). (token, hash)
+fn real_token() -> (String, String) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let token = apitokend::token::Token::generate().unwrap();
+    let params = argon2::Params::new(19456, 2, 1, None).unwrap();
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).unwrap();
+    let hash = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(
+            token.expose().as_bytes(),
+            &SaltString::encode_b64(&salt).unwrap(),
+        )
+        .unwrap()
+        .to_string();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
     );
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
-    (token, hash)
+    (token.expose().to_string(), hash)
 }
 
 #[test]
-fn migration_v1_token_keeps_every_scope() {
-    let (token, hash) = real_token("alice");
+fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
+    let (token, hash) = real_token();
     let id = &token[4..12];
     let mut daemon = Daemon::start_with(TOKENS_ONLY, &[]);
     // The sockets accept before the database is open: an answer means it is.
@@ -113,6 +125,17 @@ fn migration_v1_token_keeps_every_scope() {
         "{audit}"
     );
 
+    let stored = |daemon: &Daemon| {
+        sqlite(
+            &daemon.db_path(),
+            &format!("SELECT hash FROM tokens WHERE id = '{id}';"),
+        )
+    };
+    assert_eq!(
+        stored(&daemon),
+        hash,
+        "nothing may touch the hash before a use"
+    );
     let nginx = Nginx::start(&daemon.http_sock());
     for method in ["GET", "POST", "DELETE"] {
         assert_status(
@@ -125,5 +148,42 @@ fn migration_v1_token_keeps_every_scope() {
     assert_eq!(
         pam.auth("alice", Some("192.0.2.10"), &token),
         Outcome::Success
+    );
+    let upgraded = stored(&daemon);
+    assert!(
+        upgraded.starts_with("$sha256$v=1$"),
+        "not upgraded after a successful use: {upgraded}"
+    );
+    assert!(
+        !upgraded.contains(&token[13..]),
+        "the secret reached the database"
+    );
+    let audit = json(&daemon.cli(&["audit", "--json"]));
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "token.upgrade" && e["token_id"] == id),
+        "{audit}"
+    );
+    // The upgraded verifier answers as the old one did, on every front end, also after a
+    // restart (nothing but the stored string is left to check against).
+    daemon.restart();
+    let nginx = Nginx::start(&daemon.http_sock());
+    assert_status(
+        &call(&nginx, "GET", "/api/x", &token),
+        200,
+        "after the upgrade",
+    );
+    let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
+    assert_eq!(
+        pam.auth("alice", Some("192.0.2.10"), &token),
+        Outcome::Success
+    );
+    assert_eq!(
+        stored(&daemon),
+        upgraded,
+        "a second use must not rewrite it"
     );
 }

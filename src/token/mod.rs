@@ -1,15 +1,14 @@
-//! Tokens (SPEC §4): generation, the exact format and checksum, and argon2id hashing.
+//! Tokens (SPEC §4): generation, the exact format and checksum; [`at_rest`] holds the
+//! one-way verifiers stored in the database.
 //!
 //! `atk_` + 8-character id + `_` + 32-character secret + 6-character checksum, base62
 //! (`0-9A-Za-z`). The checksum is the CRC-32 of everything before it, in base62, most
 //! significant digit first, zero-padded to 6. Only the id is public.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::{Condvar, Mutex, OnceLock};
 use zeroize::Zeroizing;
 
-use crate::config::Argon2Config;
+mod at_rest;
+pub use at_rest::{legacy_argon2_verify, new_verifier, sha256_verify, Stored};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Every token starts with this.
@@ -128,83 +127,6 @@ pub fn is_valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(is_base62)
 }
 
-/// Bounds argon2 runs process-wide, whoever asks (the verifier, `create`, `verify`): each
-/// run holds `memory_kib` of memory and a core, so at most half the cores hash at once.
-struct Gate {
-    busy: Mutex<usize>,
-    freed: Condvar,
-    slots: usize,
-}
-
-static GATE: OnceLock<Gate> = OnceLock::new();
-
-/// Releases a slot when dropped, also when the hash panics.
-struct Slot(&'static Gate);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-        self.0.freed.notify_one();
-    }
-}
-
-/// Runs `f` once a hashing slot is free (blocking the calling thread until then).
-fn with_slot<T>(f: impl FnOnce() -> T) -> T {
-    let gate = GATE.get_or_init(|| Gate {
-        busy: Mutex::new(0),
-        freed: Condvar::new(),
-        slots: std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
-    });
-    let mut busy = gate.busy.lock().unwrap_or_else(|p| p.into_inner());
-    while *busy >= gate.slots {
-        busy = gate.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
-    }
-    *busy += 1;
-    drop(busy);
-    let _slot = Slot(gate);
-    f()
-}
-
-/// argon2id with the configured cost.
-#[derive(Clone)]
-pub struct Hasher {
-    argon2: Argon2<'static>,
-}
-
-impl Hasher {
-    /// Builds a hasher; the parameters were range-checked with the config.
-    pub fn new(cfg: Argon2Config) -> Result<Hasher, TokenError> {
-        let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
-            .map_err(|_| TokenError::Hash("invalid argon2 parameters"))?;
-        Ok(Hasher {
-            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        })
-    }
-
-    /// The PHC string of a token's hash, with a fresh random salt.
-    pub fn hash(&self, token: &Token) -> Result<String, TokenError> {
-        let mut salt_bytes = [0u8; 16];
-        getrandom::getrandom(&mut salt_bytes).map_err(|_| TokenError::Random)?;
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| TokenError::Hash("salt"))?;
-        let hash = with_slot(|| self.argon2.hash_password(token.expose().as_bytes(), &salt))
-            .map_err(|_| TokenError::Hash("argon2 failed"))?;
-        Ok(hash.to_string())
-    }
-
-    /// Whether `token` matches the stored PHC string (compared in constant time by argon2;
-    /// the cost parameters come from the stored string).
-    pub fn verify(&self, token: &Token, phc: &str) -> bool {
-        match PasswordHash::new(phc) {
-            Ok(parsed) => with_slot(|| {
-                self.argon2
-                    .verify_password(token.expose().as_bytes(), &parsed)
-                    .is_ok()
-            }),
-            Err(_) => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,22 +190,5 @@ mod tests {
         let shown = format!("{t:?}");
         assert!(shown.contains(t.id()));
         assert!(!shown.contains(&t.expose()[13..]));
-    }
-
-    #[test]
-    fn hash_verify_accepts_only_same_token() {
-        let h = Hasher::new(Argon2Config {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap();
-        let t = Token::generate().unwrap();
-        let phc = h.hash(&t).unwrap();
-        assert!(phc.starts_with("$argon2id$"));
-        assert!(!phc.contains(t.expose()));
-        assert!(h.verify(&t, &phc));
-        assert!(!h.verify(&Token::generate().unwrap(), &phc));
-        assert!(!h.verify(&t, "garbage"));
     }
 }
