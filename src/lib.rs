@@ -9,7 +9,8 @@
 //! - [`token`]: token format, checksum, generation and the at-rest verifier.
 //! - [`settings`]: the system-wide settings, validity and duration syntax.
 //! - [`scope`]: token scopes, path prefixes and per-token networks.
-//! - [`store`]: SQLite: tokens, settings, audit trail, failure counts. Only it touches SQLite.
+//! - [`store`]: the store interface and its SQLite backend: tokens, settings, audit trail,
+//!   failure counts. Only it touches SQLite.
 //! - [`audit`]: audit events and the non-blocking syslog writer. Only it writes syslog.
 //! - [`engine`]: the decision engine every front end shares.
 //! - [`verify`]: the cold path: bounded, single-flight argon2 verification.

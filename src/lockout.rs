@@ -9,7 +9,7 @@ use crate::settings::Settings;
 use crate::store::FailureRow;
 
 /// Users tracked at most; past it, rows without a lock whose window ended are pruned.
-const MAX_USERS: usize = 100_000;
+pub const MAX_USERS: usize = 100_000;
 
 /// The in-memory failure table.
 #[derive(Default)]

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, UnixListener};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::http::PeerAddr;
-use crate::store::Store;
+use crate::store::{SqliteStore, Store};
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -132,9 +132,11 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
 }
 
 /// Opens (and migrates) the database, creating `state_dir` when missing.
-pub fn open_store(config: &Config) -> Result<Arc<Store>, ServerError> {
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
     ensure_dir(&config.state_dir, 0o700)?;
-    Ok(Arc::new(Store::open(&config.state_dir.join("tokens.db"))?))
+    Ok(Arc::new(SqliteStore::open(
+        &config.state_dir.join("tokens.db"),
+    )?))
 }
 
 /// Tells systemd about a state change when started with `Type=notify`.
@@ -172,7 +174,7 @@ pub async fn run(
     config: Config,
     config_path: Option<PathBuf>,
     listeners: Listeners,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     mut control: tokio::sync::mpsc::Receiver<Control>,
 ) -> Result<(), ServerError> {
     let engine = Arc::new(Engine::new(config, store)?);

@@ -38,7 +38,7 @@ pub enum VerifyError {
 
 /// The verifier shared by every front end.
 pub struct Verifier {
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     slots: Semaphore,
     waiting: AtomicUsize,
     inflight: Mutex<HashMap<Fingerprint, Arc<OnceCell<Outcome>>>>,
@@ -52,7 +52,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Verifier {
     /// A verifier allowing `slots` concurrent hashes.
-    pub fn new(store: Arc<Store>, slots: usize) -> Verifier {
+    pub fn new(store: Arc<dyn Store>, slots: usize) -> Verifier {
         Verifier {
             store,
             slots: Semaphore::new(slots.max(1)),

@@ -249,6 +249,7 @@ fn token_filter(f: &ListFilter, owner: Option<String>, now: i64) -> Result<Token
         not_rotated: false,
         sort,
         descending: f.reverse,
+        after: None,
         limit: f.limit,
     };
     if let Some(within) = filter_time(&f.expiring, 1, now)? {

@@ -127,7 +127,7 @@ pub enum Decision {
 
 /// Everything a decision needs, shared by all front ends and the admin socket.
 pub struct Engine {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store>,
     settings: RwLock<Arc<Settings>>,
     pub cache: Cache,
     pub verifier: Verifier,
@@ -158,9 +158,16 @@ pub fn now() -> i64 {
 
 impl Engine {
     /// Builds the engine over an open store.
-    pub fn new(config: Config, store: Arc<Store>) -> Result<Engine, crate::server::ServerError> {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<Engine, crate::server::ServerError> {
         let settings = store.settings()?;
-        let lockout = Lockout::new(store.failures()?);
+        let lockout = Lockout::new(store.failures(
+            now(),
+            settings.lockout_window as i64,
+            crate::lockout::MAX_USERS,
+        )?);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Engine {
             verifier: Verifier::new(store.clone(), cores.div_ceil(2)),

@@ -30,7 +30,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::parse("[syslog]\nenabled = false\n[password]\nbackend = \"none\"\n[argon2]\nmemory_kib = 64\niterations = 1\n", std::path::Path::new("t")).unwrap();
     config.state_dir = dir.path().to_path_buf();
-    let store = Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
+    let store = Arc::new(crate::store::SqliteStore::open(&dir.path().join("t.db")).unwrap());
     let add_with = |owner: &str, expires_at: Option<i64>, legacy: bool| {
         let t = Token::generate().unwrap();
         let rec = TokenRecord {

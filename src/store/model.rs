@@ -1,0 +1,70 @@
+//! The records the store keeps, as every backend reads and writes them.
+
+/// One token's stored row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    /// The token's one-way verifier (a PHC string).
+    pub hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// Comma-separated scopes; `None` for tokens from before scopes (every scope).
+    pub scopes: Option<String>,
+    /// Comma-separated HTTP path prefixes; empty for any path.
+    pub paths: String,
+    /// Comma-separated networks narrowing `allowed-networks`; empty for none.
+    pub networks: String,
+    /// When a rotated-away token stops working.
+    pub revoke_at: Option<i64>,
+    /// The id of the token that replaced this one.
+    pub rotated_to: Option<String>,
+    /// The last few distinct client addresses, most recent first, comma-separated.
+    pub last_ips: String,
+}
+
+/// One stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    /// Position in the trail: larger is newer; the cursor of [`super::AuditQuery`].
+    pub seq: i64,
+    pub time: i64,
+    pub event: String,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A user's failure count and lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRow {
+    pub user: String,
+    pub count: u32,
+    pub window_start: i64,
+    /// `Some(i64::MAX)` means locked until reset.
+    pub locked_until: Option<i64>,
+}
+
+/// A pending last-used update.
+#[derive(Debug, Clone)]
+pub struct LastUsed {
+    pub id: String,
+    pub at: i64,
+    /// The most recent address.
+    pub ip: Option<String>,
+    /// Distinct addresses since the last write, oldest first.
+    pub recent: Vec<String>,
+}
+
+/// How many distinct recent addresses a token remembers.
+pub const RECENT_IPS: usize = 5;
+
+/// Puts `ip` first in a comma-separated list of distinct addresses, keeping [`RECENT_IPS`].
+pub fn push_recent(list: &str, ip: &str) -> String {
+    let mut out = vec![ip];
+    out.extend(list.split(',').filter(|s| !s.is_empty() && *s != ip));
+    out.truncate(RECENT_IPS);
+    out.join(",")
+}
