@@ -47,9 +47,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tokens_created ON tokens(created_at);
     CREATE INDEX tokens_expires ON tokens(expires_at);
     CREATE INDEX tokens_last_used ON tokens(last_used_at);",
-    // 3: paging by name without sorting the whole table; failure rows found by window.
-    "CREATE INDEX tokens_name ON tokens(name);
-    CREATE INDEX failures_window ON failures(window_start);",
 ];
 
 /// Brings the schema up to date; refuses a database from a newer release.
