@@ -21,8 +21,9 @@
 //! - [`peer`]: uids to users and admin status.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`http`]: the nginx `auth_request` front end.
-//! - [`check`]: the `check.sock` front end and its wire format (PAM, Apache helper).
-//! - [`admin`]: the `admin.sock` front end and its protocol.
+//! - [`frames`]: the wire crate's frames on the daemon's async sockets.
+//! - [`check`]: the `check.sock` front end (PAM, Apache helper).
+//! - [`admin`]: the `admin.sock` front end.
 //! - [`cli`]: the `apitoken` command.
 //! - [`args`]: the command lines of `apitokend` and `apitoken-external`.
 //! - [`server`]: socket binding, systemd hand-over and the run loop.
@@ -35,6 +36,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod frames;
 pub mod http;
 pub mod lastused;
 pub mod lockout;

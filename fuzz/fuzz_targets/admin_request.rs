@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use apitokend::admin::proto::{frame_len, Envelope, Request, MAX_FRAME};
+use apitoken_wire::admin::{frame_len, Envelope, Request, MAX_FRAME};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,4 @@
-//! The `check.sock` wire format (`check::proto`), which the PAM module also compiles.
+//! The `check.sock` wire format (`apitoken_wire::check`), which the PAM module also links.
 //!
 //! Every input is tried as a frame length prefix, as a request body and as a reply body.
 //! Nothing may panic, and every body that decodes must re-encode to exactly its bytes:
@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use apitokend::check::proto::{
+use apitoken_wire::check::{
     frame_len, read_frame, write_frame, CheckReply, CheckRequest, MAX_FRAME, VERSION,
 };
 use libfuzzer_sys::fuzz_target;
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // The same bytes as a stream: a frame is read only when it is whole and in bounds.
         match read_frame(&mut &data[..]) {
-            Ok(body) => assert_eq!(body, &data[4..4 + declared]),
+            Ok(body) => assert_eq!(&body[..], &data[4..4 + declared]),
             Err(_) => assert!(declared > MAX_FRAME || data.len() - 4 < declared),
         }
     }
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         if data.len() <= MAX_FRAME {
             let mut framed = Vec::new();
             write_frame(&mut framed, &again).expect("frame within the limit");
-            assert_eq!(read_frame(&mut &framed[..]).unwrap(), data);
+            assert_eq!(&read_frame(&mut &framed[..]).unwrap()[..], data);
         }
     }
 

@@ -225,7 +225,7 @@ impl PamHandle for Handle {
         let secret = unsafe {
             let bytes = std::slice::from_raw_parts_mut(response.cast::<u8>(), len);
             let copy = Zeroizing::new(bytes.to_vec());
-            crate::proto::wipe(bytes);
+            zeroize::Zeroize::zeroize(bytes);
             copy
         };
         // SAFETY: the response was allocated with malloc by the conversation and is ours.

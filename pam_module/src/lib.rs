@@ -10,7 +10,7 @@
 //! - `decide`: the decision, safe Rust behind the `PamHandle` and `Checker` traits.
 //! - `conn`: one bounded round trip to `check.sock` with non-blocking libc I/O.
 //! - `ffi`: libpam declarations and the exported `pam_sm_*` entry points.
-//! - `proto`: the `check.sock` wire format, shared with the daemon by path.
+//! - `proto`: the `check.sock` wire format, from the wire crate (std only, no tokio).
 //!
 //! The module runs inside other programs (sshd, sudo, login), so it never starts a
 //! thread, never installs a logger or signal handler, keeps no state between calls and
@@ -20,7 +20,4 @@ mod args;
 mod conn;
 mod decide;
 mod ffi;
-// The shared wire format; this module uses only the client half of it.
-#[allow(dead_code)]
-#[path = "../../src/check/proto.rs"]
-mod proto;
+use apitoken_wire::check as proto;

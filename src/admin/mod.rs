@@ -1,19 +1,19 @@
 //! The `admin.sock` front end for the `apitoken` command. Who asks comes from SO_PEERCRED
-//! only; each connection carries one bounded, versioned request (see [`proto`]).
+//! only; each connection carries one bounded, versioned request (the wire crate's
+//! [`proto`]) and gets the one typed reply of that request.
 
 mod ops;
+pub use apitoken_wire::admin as proto;
 pub use ops::rfc3339;
-pub mod proto;
 mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::engine::Engine;
 use crate::peer::Peer;
-use proto::{Envelope, ErrorKind, ErrorReply, Reply};
+use proto::{Envelope, ErrorKind, ErrorReply};
 
 /// How long a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,26 +44,17 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
-fn error_reply(kind: ErrorKind, message: String) -> Reply {
-    Reply {
-        v: proto::VERSION,
-        ok: None,
-        error: Some(ErrorReply { kind, message }),
-    }
+fn error_reply(kind: ErrorKind, message: String) -> std::io::Result<Vec<u8>> {
+    ErrorReply { kind, message }.encode()
 }
 
 async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope, String> {
-    let mut prefix = [0u8; 4];
-    stream
-        .read_exact(&mut prefix)
+    let body = crate::frames::read(stream, proto::REQUEST_FRAMES)
         .await
-        .map_err(|e| format!("cannot read request: {e}"))?;
-    let len = proto::frame_len(prefix).map_err(|e| e.to_string())?;
-    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| format!("cannot read request: {e}"))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => e.to_string(),
+            _ => format!("cannot read request: {e}"),
+        })?;
     let env: Envelope =
         serde_json::from_slice(&body).map_err(|e| format!("malformed request: {e}"))?;
     if env.v != proto::VERSION {
@@ -85,11 +76,7 @@ pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
                 ops::dispatch(&engine, &peer, env.request)
             });
             match task.await {
-                Ok(Ok(value)) => Reply {
-                    v: proto::VERSION,
-                    ok: Some(value),
-                    error: None,
-                },
+                Ok(Ok(response)) => response.encode(),
                 Ok(Err(Failure(kind, msg))) => error_reply(kind, msg),
                 Err(_) => error_reply(
                     ErrorKind::Internal,
@@ -98,11 +85,7 @@ pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
             }
         }
     };
-    let Ok(body) = serde_json::to_vec(&reply) else {
-        return;
-    };
+    let Ok(body) = reply else { return };
     let body = zeroize::Zeroizing::new(body);
-    let mut frame = zeroize::Zeroizing::new((body.len() as u32).to_be_bytes().to_vec());
-    frame.extend_from_slice(&body);
-    let _ = stream.write_all(&frame).await;
+    let _ = crate::frames::write(&mut stream, proto::REPLY_FRAMES, &body).await;
 }

@@ -2,11 +2,11 @@
 //! on a blocking thread. Every change commits with its audit record, then goes to syslog,
 //! then updates the engine's in-memory state (cache, settings, lockout).
 
-use serde_json::value::RawValue;
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::proto::{FailureInfo, IpCheck, Request};
+use super::proto::{
+    AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, Response, SettingsMap, Status,
+};
 use super::tokens;
 use super::Failure;
 use crate::audit::{Event, Severity};
@@ -14,8 +14,9 @@ use crate::engine::{now, Engine};
 use crate::peer::Peer;
 use crate::settings::Settings;
 
-/// A reply payload, serialised once, straight from its typed form.
-pub(super) type Outcome = Result<Box<RawValue>, Failure>;
+/// A reply payload in its typed form: only the reply types of the wire crate convert into
+/// a [`Response`], so no request is answered with an ad hoc shape.
+pub(super) type Outcome = Result<Response, Failure>;
 
 /// RFC 3339 UTC text of a unix time, to the second (`2026-11-27T20:36:02Z`). Written
 /// out by hand: listings of many tokens format several times per token.
@@ -34,9 +35,23 @@ pub fn rfc3339(t: i64) -> String {
     }
 }
 
-pub(super) fn to_value(v: impl serde::Serialize) -> Outcome {
-    serde_json::value::to_raw_value(&v)
+pub(super) fn to_value(v: impl Into<Response>) -> Outcome {
+    Ok(v.into())
+}
+
+/// Every setting by name, as `settings` shows them.
+fn settings_map(settings: &Settings) -> Result<SettingsMap, Failure> {
+    serde_json::from_value(settings.to_json())
         .map_err(|e| Failure(super::proto::ErrorKind::Internal, e.to_string()))
+}
+
+/// The allowed-networks list, as `allow-ip` shows it.
+fn networks(settings: &Settings) -> Vec<String> {
+    settings
+        .allowed_networks
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
 }
 
 pub(super) fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
@@ -117,11 +132,11 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
         Request::DeleteAll { user } => tokens::delete_all(engine, peer, &user),
         Request::Rotate { id, grace, expires } => tokens::rotate(engine, peer, &id, grace, expires),
         Request::Prune { older_than } => tokens::prune(engine, peer, older_than),
-        Request::Settings => to_value(engine.settings().to_json()),
+        Request::Settings => to_value(settings_map(&engine.settings())?),
         Request::SettingsSet { key, value } => set_setting(engine, peer, &key, &value),
         Request::AllowIpList => {
             require_admin(peer, "the allowed-networks list")?;
-            to_value(&engine.settings().to_json()["allowed-networks"])
+            to_value(networks(&engine.settings()))
         }
         Request::AllowIpAdd { cidrs } => change_networks(engine, peer, |nets| {
             for c in &cidrs {
@@ -187,7 +202,7 @@ fn set_setting(engine: &Engine, peer: &Peer, key: &str, value: &str) -> Outcome 
     require_admin(peer, "changing settings")?;
     let mut new = (*engine.settings()).clone();
     new.set(key, value).map_err(|e| Failure::invalid(e.0))?;
-    to_value(apply_setting(engine, peer, key, new)?.to_json())
+    to_value(settings_map(&apply_setting(engine, peer, key, new)?)?)
 }
 
 fn change_networks(
@@ -199,7 +214,7 @@ fn change_networks(
     let mut new = (*engine.settings()).clone();
     change(&mut new.allowed_networks)?;
     let applied = apply_setting(engine, peer, "allowed-networks", new)?;
-    to_value(&applied.to_json()["allowed-networks"])
+    to_value(networks(&applied))
 }
 
 fn check_ip(engine: &Engine, address: &str) -> Outcome {
@@ -247,7 +262,10 @@ fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     engine.store.reset_failures(user, &event)?;
     engine.lockout.reset(user);
     engine.syslog.emit(&event, Severity::Info);
-    to_value(json!({ "user": user, "reset": true }))
+    to_value(FailuresReset {
+        user: user.to_string(),
+        reset: true,
+    })
 }
 
 fn audit(
@@ -275,14 +293,12 @@ fn audit(
     let rows = engine
         .store
         .audit(user.as_deref(), since, limit.unwrap_or(100).min(100_000))?;
-    let events: Vec<Value> = rows
+    let events: Vec<AuditEvent> = rows
         .into_iter()
-        .map(|r| {
-            let mut obj = serde_json::Map::new();
-            obj.insert("time".into(), Value::String(rfc3339(r.time)));
-            obj.insert("event".into(), Value::String(r.event));
-            obj.extend(r.fields);
-            Value::Object(obj)
+        .map(|r| AuditEvent {
+            time: rfc3339(r.time),
+            event: r.event,
+            fields: r.fields.into_iter().collect(),
         })
         .collect();
     to_value(events)
@@ -290,16 +306,26 @@ fn audit(
 
 fn status(engine: &Engine) -> Outcome {
     let (tokens, users) = engine.store.counts()?;
-    to_value(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "pid": std::process::id(),
-        "uptime_seconds": engine.started.elapsed().as_secs(),
-        "state_dir": engine.config().state_dir,
-        "runtime_dir": engine.config().runtime_dir,
-        "tokens": tokens,
-        "users": users,
-        "cache_entries": engine.cache.len(),
-        "locked_users": engine.lockout.snapshot().iter().filter(|r| r.locked_until.is_some_and(|t| t > now())).count(),
-        "syslog_dropped": engine.syslog.dropped.load(std::sync::atomic::Ordering::Relaxed),
-    }))
+    let now = now();
+    let locked = engine
+        .lockout
+        .snapshot()
+        .iter()
+        .filter(|r| r.locked_until.is_some_and(|t| t > now))
+        .count();
+    to_value(Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        uptime_seconds: engine.started.elapsed().as_secs(),
+        state_dir: engine.config().state_dir.display().to_string(),
+        runtime_dir: engine.config().runtime_dir.display().to_string(),
+        tokens,
+        users,
+        cache_entries: engine.cache.len() as u64,
+        locked_users: locked as u64,
+        syslog_dropped: engine
+            .syslog
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+    })
 }

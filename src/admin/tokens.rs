@@ -1,11 +1,12 @@
 //! Token operations of the admin socket: create, list (with fleet filters), show, delete,
 //! rotate, prune and verify. Authorization: users act on their own tokens, admins on any.
 
-use serde_json::json;
 use time::OffsetDateTime;
 
 use super::ops::{require_admin, rfc3339, to_value, valid_user_name, Outcome};
-use super::proto::{Created, ListFilter, Secret, TokenInfo, VerifyResult};
+use super::proto::{
+    Created, Deleted, DeletedAll, ListFilter, Pruned, Secret, TokenInfo, VerifyResult,
+};
 use super::Failure;
 use crate::audit::{Event, Severity};
 use crate::engine::{now, Engine};
@@ -326,7 +327,7 @@ pub fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
             deleted.push(t.id);
         }
     }
-    to_value(json!({ "deleted": deleted }))
+    to_value(Deleted { deleted })
 }
 
 pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
@@ -337,7 +338,11 @@ pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     let ids = engine.store.delete_all(user, &mut event)?;
     engine.cache.remove_tokens(&ids);
     engine.syslog.emit(&event, Severity::Info);
-    to_value(json!({ "user": user, "count": ids.len(), "deleted": ids }))
+    to_value(DeletedAll {
+        user: user.to_string(),
+        count: ids.len(),
+        deleted: ids,
+    })
 }
 
 /// Issues a successor with the same name, owner, scopes, paths and networks; the old token
@@ -413,7 +418,10 @@ pub fn prune(engine: &Engine, peer: &Peer, older_than: Option<String>) -> Outcom
     let ids = engine.store.prune(now() - age as i64, &mut event)?;
     engine.cache.remove_tokens(&ids);
     engine.syslog.emit(&event, Severity::Info);
-    to_value(json!({ "count": ids.len(), "deleted": ids }))
+    to_value(Pruned {
+        count: ids.len(),
+        deleted: ids,
+    })
 }
 
 pub fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {

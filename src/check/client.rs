@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::proto::{self, CheckReply, CheckRequest};
+use apitoken_wire::check::{self as proto, CheckReply, CheckRequest};
 
 /// Asks the daemon behind `socket` one question over a fresh connection. `timeout` bounds
 /// each read and write; an unreachable socket, a timeout or a malformed reply is an error.

@@ -1,12 +1,12 @@
 //! The `check.sock` front end for the PAM module and `apitoken-external`: one framed
-//! request and one framed reply per connection (see [`proto`]), answered by the engine.
+//! request and one framed reply per connection (the wire crate's [`proto`]), answered by
+//! the engine.
 
 pub mod client;
-pub mod proto;
+pub use apitoken_wire::check as proto;
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Via};
@@ -28,10 +28,7 @@ fn verdict(d: &Decision) -> Verdict {
 }
 
 async fn read_request(stream: &mut UnixStream) -> std::io::Result<CheckRequest> {
-    let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix).await?;
-    let mut body = zeroize::Zeroizing::new(vec![0u8; proto::frame_len(prefix)?]);
-    stream.read_exact(&mut body).await?;
+    let body = crate::frames::read(stream, proto::FRAMES).await?;
     CheckRequest::decode(&body)
 }
 
@@ -48,9 +45,7 @@ pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
         Err(_) => return,
     };
     if let Ok(body) = reply.encode() {
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        let _ = stream.write_all(&frame).await;
+        let _ = crate::frames::write(&mut stream, proto::FRAMES, &body).await;
     }
 }
 

@@ -1,8 +1,6 @@
 //! The blocking admin-socket client: finds the socket, sends one request, reads one reply.
 
-use crate::admin::proto::{self, Envelope, ErrorReply, Request};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use apitoken_wire::admin::{self as proto, Envelope, ErrorReply, Request, Response};
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -73,57 +71,35 @@ pub fn default_socket(flag: Option<&Path>) -> PathBuf {
     resolve_socket(flag, |k| std::env::var_os(k), system_exists, uid)
 }
 
-/// A reply whose `ok` payload is parsed straight into `T`, so a secret in it never sits
-/// in an intermediate, unwiped buffer longer than needed.
-#[derive(Deserialize)]
-struct TypedReply<T> {
-    v: u32,
-    ok: Option<T>,
-    error: Option<ErrorReply>,
-}
-
-/// Sends `request` to the daemon at `socket` and returns the `ok` payload.
-pub fn call<T: DeserializeOwned>(socket: &Path, request: Request) -> Result<T, ClientError> {
+/// Sends `request` to the daemon at `socket` and returns the typed reply to it.
+pub fn call(socket: &Path, request: Request) -> Result<Response, ClientError> {
     let unreachable = |source| ClientError::Unreachable {
         socket: socket.to_path_buf(),
         source,
     };
-    let protocol = |detail: String| ClientError::Protocol {
+    let protocol = |e: io::Error| ClientError::Protocol {
         socket: socket.to_path_buf(),
-        detail,
+        detail: e.to_string(),
     };
-    let body = exchange(socket, request).map_err(|e| match e.kind() {
-        io::ErrorKind::InvalidData => protocol(e.to_string()),
+    let envelope = Envelope {
+        v: proto::VERSION,
+        request,
+    };
+    let body = exchange(socket, &envelope).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData => protocol(e),
         _ => unreachable(e),
     })?;
-    let reply: TypedReply<T> =
-        serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))?;
-    if reply.v != proto::VERSION {
-        return Err(protocol(format!(
-            "protocol version {} (this apitoken speaks {}); install matching versions",
-            reply.v,
-            proto::VERSION
-        )));
-    }
-    match (reply.ok, reply.error) {
-        (_, Some(error)) => Err(ClientError::Daemon(error)),
-        (Some(ok), None) => Ok(ok),
-        (None, None) => Err(protocol("reply carries neither ok nor error".into())),
-    }
+    Response::decode(&envelope.request, &body)
+        .map_err(protocol)?
+        .map_err(ClientError::Daemon)
 }
 
-fn exchange(socket: &Path, request: Request) -> io::Result<Zeroizing<Vec<u8>>> {
+fn exchange(socket: &Path, envelope: &Envelope) -> io::Result<Zeroizing<Vec<u8>>> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    proto::write_json(
-        &mut stream,
-        &Envelope {
-            v: proto::VERSION,
-            request,
-        },
-    )?;
-    proto::read_frame(&mut stream)
+    proto::write_request(&mut stream, envelope)?;
+    proto::read_reply(&mut stream)
 }
 
 #[cfg(test)]
@@ -183,7 +159,7 @@ mod tests {
     fn call_missing_socket_is_unreachable() {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("none.sock");
-        let err = call::<serde_json::Value>(&sock, Request::Status).unwrap_err();
+        let err = call(&sock, Request::Status).unwrap_err();
         assert!(matches!(err, ClientError::Unreachable { ref socket, .. } if socket == &sock));
     }
 
@@ -194,12 +170,13 @@ mod tests {
         let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
-            let _ = proto::read_frame(&mut conn).unwrap();
+            let _ = proto::REQUEST_FRAMES.read(&mut conn).unwrap();
             let reply = r#"{"v":1,"error":{"kind":"not_found","message":"no token abc"}}"#;
-            let value: serde_json::Value = serde_json::from_str(reply).unwrap();
-            proto::write_json(&mut conn, &value).unwrap();
+            proto::REPLY_FRAMES
+                .write(&mut conn, reply.as_bytes())
+                .unwrap();
         });
-        let err = call::<serde_json::Value>(&sock, Request::Show { id: "abc".into() }).unwrap_err();
+        let err = call(&sock, Request::Show { id: "abc".into() }).unwrap_err();
         server.join().unwrap();
         assert!(matches!(err, ClientError::Daemon(ref e) if e.kind == proto::ErrorKind::NotFound));
     }

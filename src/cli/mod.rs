@@ -21,11 +21,9 @@ pub use args::{
 };
 pub use client::{resolve_socket, ClientError};
 
-use crate::admin::proto::{Created, ErrorKind, Request, TokenInfo};
+use apitoken_wire::admin::{Created, ErrorKind, Response};
 use clap::Parser;
-use render::View;
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
 
@@ -43,8 +41,6 @@ pub enum CliError {
     #[error(transparent)]
     Client(#[from] ClientError),
     /// The reply could not be shown.
-    #[error(transparent)]
-    Shape(#[from] render::ShapeError),
     /// Standard input did not hold what the subcommand needs.
     #[error("{0}")]
     Input(String),
@@ -64,7 +60,6 @@ impl CliError {
                 ErrorKind::Invalid | ErrorKind::Internal => 1,
             },
             CliError::Client(ClientError::Protocol { .. })
-            | CliError::Shape(_)
             | CliError::Input(_)
             | CliError::Output(_) => 1,
         }
@@ -95,7 +90,7 @@ impl CliError {
                     "See the daemon's log (journalctl -u apitokend).".to_string()
                 }
             },
-            CliError::Client(ClientError::Protocol { .. }) | CliError::Shape(_) => {
+            CliError::Client(ClientError::Protocol { .. }) => {
                 "Make sure apitoken and apitokend come from the same release.".to_string()
             }
             CliError::Input(_) | CliError::Output(_) => String::new(),
@@ -125,35 +120,26 @@ pub fn main() -> ExitCode {
 /// Runs one parsed command; returns 0, or 1 for a negative answer (denied, invalid).
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     let socket = client::default_socket(cli.socket.as_deref());
-    let (request, view) = plan::plan(cli.command)?;
-    if view == View::Created {
-        return create(&socket, request, cli.json);
+    let request = plan::plan(cli.command)?;
+    let focus = render::focus(&request);
+    let response = client::call(&socket, request)?;
+    if let Response::Created(created) = response {
+        return create(&created, cli.json);
     }
-    if view == View::TokenList {
-        // Listings can hold every token of a fleet: parse them once, into their type.
-        let tokens: Vec<TokenInfo> = client::call(&socket, request)?;
-        let text = match cli.json {
-            true => pretty(&tokens)?,
-            false => render::token_list(&tokens),
-        };
-        emit(&text)?;
-        return Ok(0);
-    }
-    let value: serde_json::Value = client::call(&socket, request)?;
-    if cli.json {
-        emit(&pretty(&value)?)?;
-        return Ok(u8::from(render::is_negative(&view, &value)));
-    }
-    let rendered = render::human(&view, &value)?;
-    emit(&rendered.text)?;
-    Ok(u8::from(rendered.negative))
+    let negative = render::is_negative(&response);
+    let text = match cli.json {
+        true => pretty(&response)?,
+        false => render::human(focus.as_deref(), &response),
+    };
+    emit(&text)?;
+    Ok(u8::from(negative))
 }
 
-/// `create`: the token alone on stdout, or the whole `Created` object with `--json`.
-fn create(socket: &Path, request: Request, json: bool) -> Result<u8, CliError> {
-    let created: Created = client::call(socket, request)?;
+/// `create` and `rotate`: the token alone on stdout, or the whole `Created` object with
+/// `--json`.
+fn create(created: &Created, json: bool) -> Result<u8, CliError> {
     let text = if json {
-        let body = serde_json::to_string_pretty(&created).map_err(|e| {
+        let body = serde_json::to_string_pretty(created).map_err(|e| {
             CliError::Output(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
         })?;
         Zeroizing::new(format!("{body}\n"))
@@ -192,7 +178,7 @@ fn emit(text: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::proto::ErrorReply;
+    use apitoken_wire::admin::ErrorReply;
 
     #[test]
     fn exit_status_maps_every_error_kind() {

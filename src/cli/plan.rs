@@ -4,15 +4,14 @@
 //! only the token's public id is sent, and where a user name is expected it is refused.
 
 use super::args::{AllowIpAction, Command, DeleteArgs, FailuresAction, ListArgs, SettingsAction};
-use super::render::View;
 use super::CliError;
-use crate::admin::proto::{ListFilter, Request, Secret};
+use apitoken_wire::admin::{ListFilter, Request, Secret};
 use std::io::{self, BufRead, IsTerminal, Write};
 use zeroize::Zeroizing;
 
-/// The request for a subcommand and how its reply is shown.
-pub fn plan(command: Command) -> Result<(Request, View), CliError> {
-    let (request, view) = request_for(command)?;
+/// The request for a subcommand (its reply's type follows from it: see the wire crate).
+pub fn plan(command: Command) -> Result<Request, CliError> {
+    let request = request_for(command)?;
     if user_of(&request).is_some_and(token_shaped) {
         return Err(CliError::Input(
             "the user name given looks like a token, not a user name; nothing was sent. \
@@ -20,75 +19,59 @@ pub fn plan(command: Command) -> Result<(Request, View), CliError> {
                 .into(),
         ));
     }
-    Ok((request, view))
+    Ok(request)
 }
 
-fn request_for(command: Command) -> Result<(Request, View), CliError> {
+fn request_for(command: Command) -> Result<Request, CliError> {
     Ok(match command {
-        Command::Create(a) => (
-            Request::Create {
-                name: a.name,
-                expires: a.expires,
-                user: a.user,
-                scopes: (!a.scopes.is_empty()).then(|| a.scopes.join(",")),
-                paths: a.paths,
-                networks: a.networks,
-            },
-            View::Created,
-        ),
+        Command::Create(a) => Request::Create {
+            name: a.name,
+            expires: a.expires,
+            user: a.user,
+            scopes: (!a.scopes.is_empty()).then(|| a.scopes.join(",")),
+            paths: a.paths,
+            networks: a.networks,
+        },
         Command::List(a) => list(a),
-        Command::Rotate { id, grace, expires } => (
-            Request::Rotate {
-                id: id_of(id),
-                grace,
-                expires,
-            },
-            View::Created,
-        ),
-        Command::Prune { older_than } => (Request::Prune { older_than }, View::Pruned),
-        Command::Show { id } => (Request::Show { id: id_of(id) }, View::Token),
+        Command::Rotate { id, grace, expires } => Request::Rotate {
+            id: id_of(id),
+            grace,
+            expires,
+        },
+        Command::Prune { older_than } => Request::Prune { older_than },
+        Command::Show { id } => Request::Show { id: id_of(id) },
         Command::Delete(a) => delete(a),
-        Command::Settings { action: None } => (Request::Settings, View::Settings),
+        Command::Settings { action: None } => Request::Settings,
         Command::Settings {
             action: Some(SettingsAction::Set { key, value }),
-        } => (
-            Request::SettingsSet {
-                key: key.clone(),
-                value,
-            },
-            View::SettingChanged(key),
-        ),
-        Command::AllowIp { action } => (allow_ip(action), View::Networks),
-        Command::CheckIp { address } => (Request::CheckIp { address }, View::IpCheck),
+        } => Request::SettingsSet { key, value },
+        Command::AllowIp { action } => allow_ip(action),
+        Command::CheckIp { address } => Request::CheckIp { address },
         Command::Failures {
             action: Some(FailuresAction::Reset { user }),
             ..
-        } => (Request::FailuresReset { user }, View::FailuresReset),
-        Command::Failures { user, action: None } => (Request::Failures { user }, View::Failures),
-        Command::Audit(a) => (
-            Request::Audit {
-                user: a.user,
-                since: a.since,
-                limit: a.limit,
-            },
-            View::Audit,
-        ),
+        } => Request::FailuresReset { user },
+        Command::Failures { user, action: None } => Request::Failures { user },
+        Command::Audit(a) => Request::Audit {
+            user: a.user,
+            since: a.since,
+            limit: a.limit,
+        },
         Command::Verify { user } => verify(user)?,
-        Command::Status => (Request::Status, View::Status),
+        Command::Status => Request::Status,
     })
 }
 
-fn delete(a: DeleteArgs) -> (Request, View) {
+fn delete(a: DeleteArgs) -> Request {
     match (a.all, a.user) {
-        (true, Some(user)) => (Request::DeleteAll { user }, View::DeletedAll),
-        _ => {
-            let ids = a.ids.into_iter().map(id_of).collect();
-            (Request::Delete { ids }, View::Deleted)
-        }
+        (true, Some(user)) => Request::DeleteAll { user },
+        _ => Request::Delete {
+            ids: a.ids.into_iter().map(id_of).collect(),
+        },
     }
 }
 
-fn list(a: ListArgs) -> (Request, View) {
+fn list(a: ListArgs) -> Request {
     let filter = ListFilter {
         name: a.name,
         created_before: a.created_before,
@@ -103,21 +86,20 @@ fn list(a: ListArgs) -> (Request, View) {
         reverse: a.reverse,
         limit: a.limit,
     };
-    let request = Request::List {
+    Request::List {
         user: a.user,
         all: a.all,
         filter,
-    };
-    (request, View::TokenList)
+    }
 }
 
 /// `verify`: the token comes from stdin, never from the command line.
-fn verify(user: Option<String>) -> Result<(Request, View), CliError> {
+fn verify(user: Option<String>) -> Result<Request, CliError> {
     if io::stdin().is_terminal() {
         let _ = write!(io::stderr(), "Token (it will be echoed; prefer a pipe): ");
     }
     let token = Secret(read_token(&mut io::stdin().lock())?);
-    Ok((Request::Verify { user, token }, View::Verify))
+    Ok(Request::Verify { user, token })
 }
 
 /// The user name a request carries, if any.
@@ -228,9 +210,8 @@ mod tests {
     #[test]
     fn plan_delete_all_sends_delete_all() {
         let cli = Cli::try_parse_from(["apitoken", "delete", "--all", "--user", "bob"]).unwrap();
-        let (request, view) = plan(cli.command).unwrap();
+        let request = plan(cli.command).unwrap();
         assert!(matches!(request, Request::DeleteAll { ref user } if user == "bob"));
-        assert_eq!(view, View::DeletedAll);
     }
 
     #[test]

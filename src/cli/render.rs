@@ -1,85 +1,54 @@
 //! Human output of every reply. `--json` bypasses this module and prints the payload.
 
 use super::table::{clean, key_values, opt_time, short_time, Table};
-use crate::admin::proto::{Deleted, FailureInfo, IpCheck, TokenInfo, VerifyResult};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use apitoken_wire::admin::{
+    AuditEvent, Deleted, DeletedAll, FailureInfo, IpCheck, Request, Response, SettingValue,
+    SettingsMap, Status, TokenInfo, VerifyResult,
+};
+use serde_json::Value;
 
-/// How to present a reply; chosen from the subcommand before the request is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum View {
-    /// `create`: printed from the typed reply, never through [`human`].
-    Created,
-    TokenList,
-    Token,
-    Deleted,
-    DeletedAll,
-    Settings,
-    SettingChanged(String),
-    Networks,
-    IpCheck,
-    Failures,
-    FailuresReset,
-    Audit,
-    Verify,
-    Status,
-    Pruned,
+/// The one setting a `settings set` reply is shown for, taken from the request.
+pub fn focus(request: &Request) -> Option<String> {
+    match request {
+        Request::SettingsSet { key, .. } => Some(key.clone()),
+        _ => None,
+    }
 }
 
-/// The text for stdout and whether the answer was a "no" (a denied address, an invalid
-/// token), which exits with status 1.
-pub struct Rendered {
-    pub text: String,
-    pub negative: bool,
+/// Whether the reply is a "no" (a denied address, an invalid token): exit status 1.
+pub fn is_negative(response: &Response) -> bool {
+    match response {
+        Response::IpCheck(c) => !c.allowed,
+        Response::Verify(v) => !v.valid,
+        _ => false,
+    }
 }
 
-/// A reply that does not have the shape its view expects.
-#[derive(Debug, thiserror::Error)]
-#[error("reply does not match this version of apitoken: {0}")]
-pub struct ShapeError(String);
-
-fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, ShapeError> {
-    T::deserialize(value).map_err(|e| ShapeError(e.to_string()))
-}
-
-fn object(value: &Value) -> Result<&Map<String, Value>, ShapeError> {
-    value
-        .as_object()
-        .ok_or_else(|| ShapeError("expected an object".into()))
-}
-
-/// Whether `value` is a negative answer (check-ip denied, verify invalid).
-pub fn is_negative(view: &View, value: &Value) -> bool {
-    let field = match view {
-        View::IpCheck => "allowed",
-        View::Verify => "valid",
-        _ => return false,
-    };
-    value.get(field).and_then(Value::as_bool) == Some(false)
-}
-
-/// Renders `value` for a person reading a terminal.
-pub fn human(view: &View, value: &Value) -> Result<Rendered, ShapeError> {
-    let text = match view {
-        View::TokenList => token_list(&parse::<Vec<_>>(value)?),
-        View::Token | View::Created => token(&parse(value)?),
-        View::Deleted => deleted(&parse(value)?),
-        View::DeletedAll => deleted_all(object(value)?),
-        View::Settings => settings(object(value)?),
-        View::SettingChanged(key) => setting_changed(key, object(value)?),
-        View::Networks => networks(&parse::<Vec<_>>(value)?),
-        View::IpCheck => ip_check(&parse(value)?),
-        View::Failures => failures(&parse::<Vec<_>>(value)?),
-        View::FailuresReset => failures_reset(object(value)?),
-        View::Audit => audit(&parse::<Vec<_>>(value)?),
-        View::Verify => verify(&parse(value)?),
-        View::Status => status(object(value)?),
-        View::Pruned => pruned(object(value)?),
-    };
-    Ok(Rendered {
-        text,
-        negative: is_negative(view, value),
-    })
+/// Renders a reply for a person reading a terminal; `focus` narrows a settings reply to
+/// the one setting just changed.
+pub fn human(focus: Option<&str>, response: &Response) -> String {
+    match response {
+        Response::Tokens(tokens) => token_list(tokens),
+        Response::Token(t) => token(t),
+        Response::Created(c) => token(&c.info),
+        Response::Deleted(d) => deleted(d),
+        Response::DeletedAll(d) => deleted_all(d),
+        Response::Pruned(p) => format!("Removed {} tokens.\n", p.count),
+        Response::Settings(map) => match focus.and_then(|k| map.get_key_value(k)) {
+            Some((key, value)) => key_values(&[(key.as_str(), setting_value(key, value))]),
+            None => settings(map),
+        },
+        Response::Networks(list) => networks(list),
+        Response::IpCheck(c) => ip_check(c),
+        Response::Failures(rows) => failures(rows),
+        Response::FailuresReset(r) => format!(
+            "Failed logins of {} reset; the user is not locked.\n",
+            clean(&r.user)
+        ),
+        Response::Audit(events) => audit(events),
+        Response::Verify(v) => verify(v),
+        Response::Status(s) => status(s),
+    }
 }
 
 pub fn token_list(tokens: &[TokenInfo]) -> String {
@@ -143,13 +112,6 @@ fn list_or(items: &[String], absent: &str) -> String {
     }
 }
 
-fn pruned(obj: &Map<String, Value>) -> String {
-    format!(
-        "Removed {} tokens.\n",
-        scalar(obj.get("count").unwrap_or(&Value::Null))
-    )
-}
-
 fn deleted(d: &Deleted) -> String {
     d.deleted
         .iter()
@@ -157,11 +119,9 @@ fn deleted(d: &Deleted) -> String {
         .collect()
 }
 
-fn deleted_all(obj: &Map<String, Value>) -> String {
-    let count = obj.get("count").and_then(Value::as_u64).unwrap_or(0);
-    let user = obj.get("user").map(scalar).unwrap_or_default();
-    let plural = if count == 1 { "" } else { "s" };
-    format!("Deleted {count} token{plural} of {}.\n", clean(&user))
+fn deleted_all(d: &DeletedAll) -> String {
+    let plural = if d.count == 1 { "" } else { "s" };
+    format!("Deleted {} token{plural} of {}.\n", d.count, clean(&d.user))
 }
 
 /// Setting names in the order of SPEC section 5.
@@ -176,21 +136,22 @@ const SETTING_ORDER: [&str; 8] = [
     "lockout-duration",
 ];
 
-fn setting_value(key: &str, value: &Value) -> String {
+fn setting_value(key: &str, value: &SettingValue) -> String {
     match value {
-        Value::Array(items) if items.is_empty() && key == "allowed-networks" => {
+        SettingValue::List(items) if items.is_empty() && key == "allowed-networks" => {
             "(empty: every address is allowed)".into()
         }
-        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
-        other => scalar(other),
+        SettingValue::List(items) => items.join(", "),
+        SettingValue::Text(text) => text.clone(),
+        SettingValue::Number(n) => n.to_string(),
     }
 }
 
-fn settings(obj: &Map<String, Value>) -> String {
+fn settings(map: &SettingsMap) -> String {
     let known = SETTING_ORDER
         .iter()
-        .filter_map(|k| obj.get(*k).map(|v| (*k, v)));
-    let extra = obj
+        .filter_map(|k| map.get(*k).map(|v| (*k, v)));
+    let extra = map
         .iter()
         .filter(|(k, _)| !SETTING_ORDER.contains(&k.as_str()));
     let pairs: Vec<(&str, String)> = known
@@ -198,13 +159,6 @@ fn settings(obj: &Map<String, Value>) -> String {
         .map(|(k, v)| (k, setting_value(k, v)))
         .collect();
     key_values(&pairs)
-}
-
-fn setting_changed(key: &str, obj: &Map<String, Value>) -> String {
-    match obj.get(key) {
-        Some(value) => key_values(&[(key, setting_value(key, value))]),
-        None => settings(obj),
-    }
 }
 
 fn networks(list: &[String]) -> String {
@@ -231,32 +185,24 @@ fn failures(rows: &[FailureInfo]) -> String {
     table.render()
 }
 
-fn failures_reset(obj: &Map<String, Value>) -> String {
-    let user = obj.get("user").map(scalar).unwrap_or_default();
-    format!(
-        "Failed logins of {} reset; the user is not locked.\n",
-        clean(&user)
-    )
-}
-
 /// Audit keys in the order of SPEC section 10; any others follow alphabetically.
 const AUDIT_ORDER: [&str; 10] = [
     "actor", "user", "token_id", "name", "expires", "count", "key", "old", "new", "failures",
 ];
 
-fn audit_details(event: &Map<String, Value>) -> String {
+fn audit_details(event: &AuditEvent) -> String {
+    let fields = &event.fields;
     let known = AUDIT_ORDER
         .iter()
-        .filter_map(|k| event.get(*k).map(|v| (*k, v)));
-    let skip = |k: &str| k == "time" || k == "event" || AUDIT_ORDER.contains(&k);
-    let extra = event
+        .filter_map(|k| fields.get(*k).map(|v| (*k, v)));
+    let extra = fields
         .iter()
-        .filter(|(k, _)| !skip(k))
+        .filter(|(k, _)| !AUDIT_ORDER.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v));
     known
         .chain(extra)
         .map(|(k, v)| {
-            let text = setting_value(k, v);
+            let text = json_text(v);
             if text.is_empty() || text.contains(char::is_whitespace) {
                 format!("{k}={text:?}")
             } else {
@@ -267,15 +213,13 @@ fn audit_details(event: &Map<String, Value>) -> String {
         .join(" ")
 }
 
-fn audit(events: &[Map<String, Value>]) -> String {
+fn audit(events: &[AuditEvent]) -> String {
     if events.is_empty() {
         return "No audit events.\n".into();
     }
     let mut table = Table::new(&["TIME", "EVENT", "DETAILS"]);
     for e in events {
-        let time = e.get("time").map(scalar).unwrap_or_default();
-        let event = e.get("event").map(scalar).unwrap_or_default();
-        table.push(vec![short_time(&time), event, audit_details(e)]);
+        table.push(vec![short_time(&e.time), e.event.clone(), audit_details(e)]);
     }
     table.render()
 }
@@ -290,20 +234,19 @@ fn verify(v: &VerifyResult) -> String {
     format!("invalid: {}\n", clean(reason))
 }
 
-fn status(obj: &Map<String, Value>) -> String {
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    if let Some(v) = obj.get("version") {
-        pairs.push(("version", scalar(v)));
-    }
-    if let Some(secs) = obj.get("uptime_seconds").and_then(Value::as_u64) {
-        pairs.push(("uptime", uptime(secs)));
-    }
-    for (k, v) in obj {
-        if k != "version" && k != "uptime_seconds" {
-            pairs.push((k.as_str(), setting_value(k, v)));
-        }
-    }
-    key_values(&pairs)
+fn status(s: &Status) -> String {
+    key_values(&[
+        ("version", s.version.clone()),
+        ("uptime", uptime(s.uptime_seconds)),
+        ("pid", s.pid.to_string()),
+        ("state_dir", s.state_dir.clone()),
+        ("runtime_dir", s.runtime_dir.clone()),
+        ("tokens", s.tokens.to_string()),
+        ("users", s.users.to_string()),
+        ("cache_entries", s.cache_entries.to_string()),
+        ("locked_users", s.locked_users.to_string()),
+        ("syslog_dropped", s.syslog_dropped.to_string()),
+    ])
 }
 
 fn uptime(secs: u64) -> String {
@@ -316,11 +259,12 @@ fn uptime(secs: u64) -> String {
     }
 }
 
-/// A JSON scalar as plain text (strings unquoted, null as `-`, objects as JSON).
-fn scalar(value: &Value) -> String {
+/// A JSON value as plain text (strings unquoted, lists comma-separated, null as `-`).
+fn json_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
+        Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
 }
@@ -330,14 +274,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn info() -> Value {
-        json!({"id":"AbCd1234","user":"alice","name":"ci job","created":"2025-01-02T03:04:05Z",
-               "created_by":"root","expires":null,"last_used":null,"last_ip":null,"state":"active"})
+    fn info() -> TokenInfo {
+        serde_json::from_value(json!({"id":"AbCd1234","user":"alice","name":"ci job",
+            "created":"2025-01-02T03:04:05Z","created_by":"root","expires":null,
+            "last_used":null,"last_ip":null,"state":"active"}))
+        .unwrap()
     }
 
     #[test]
     fn human_token_list_has_all_columns() {
-        let out = human(&View::TokenList, &json!([info()])).unwrap().text;
+        let out = human(None, &Response::Tokens(vec![info()]));
         let header = out.lines().next().unwrap();
         for col in [
             "ID",
@@ -357,39 +303,58 @@ mod tests {
     }
 
     #[test]
-    fn human_wrong_shape_is_error() {
-        assert!(human(&View::TokenList, &json!({"id": 1})).is_err());
-    }
-
-    #[test]
     fn human_settings_follow_spec_order() {
-        let value = json!({"password-auth":"on","max-validity":"1y","allowed-networks":[]});
-        let out = human(&View::Settings, &value).unwrap().text;
+        let map: SettingsMap = serde_json::from_value(
+            json!({"password-auth":"on","max-validity":"1y","allowed-networks":[]}),
+        )
+        .unwrap();
+        let out = human(None, &Response::Settings(map));
         assert!(out.starts_with("max-validity:"));
         assert!(out.contains("every address is allowed"));
     }
 
     #[test]
+    fn human_setting_changed_shows_that_setting() {
+        let map: SettingsMap =
+            serde_json::from_value(json!({"password-auth":"off","max-validity":"1y"})).unwrap();
+        let out = human(Some("password-auth"), &Response::Settings(map));
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(out.contains("off"));
+    }
+
+    #[test]
     fn human_ip_check_denied_is_negative() {
-        let value = json!({"address":"10.0.0.1","allowed":false,"rule":"no rule matches"});
-        let r = human(&View::IpCheck, &value).unwrap();
-        assert!(r.negative);
-        assert_eq!(r.text, "10.0.0.1 is not allowed (no rule matches)\n");
+        let r = Response::IpCheck(IpCheck {
+            address: "10.0.0.1".into(),
+            allowed: false,
+            rule: "no rule matches".into(),
+        });
+        assert!(is_negative(&r));
+        assert_eq!(
+            human(None, &r),
+            "10.0.0.1 is not allowed (no rule matches)\n"
+        );
     }
 
     #[test]
     fn human_verify_valid_is_not_negative() {
-        let value = json!({"valid":true,"user":"bob","token_id":"AbCd1234","reason":null});
-        let r = human(&View::Verify, &value).unwrap();
-        assert!(!r.negative);
-        assert_eq!(r.text, "valid: token AbCd1234 of bob\n");
+        let r = Response::Verify(VerifyResult {
+            valid: true,
+            user: Some("bob".into()),
+            token_id: Some("AbCd1234".into()),
+            reason: None,
+        });
+        assert!(!is_negative(&r));
+        assert_eq!(human(None, &r), "valid: token AbCd1234 of bob\n");
     }
 
     #[test]
     fn audit_details_quotes_values_with_spaces() {
-        let e = json!({"time":"t","event":"token.create","actor":"root","name":"my token"});
-        let details = audit_details(e.as_object().unwrap());
-        assert_eq!(details, "actor=root name=\"my token\"");
+        let e: AuditEvent = serde_json::from_value(
+            json!({"time":"t","event":"token.create","actor":"root","name":"my token"}),
+        )
+        .unwrap();
+        assert_eq!(audit_details(&e), "actor=root name=\"my token\"");
     }
 
     #[test]

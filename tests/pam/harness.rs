@@ -43,7 +43,7 @@ pub fn module_path() -> PathBuf {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    sources.push(root.join("src/check/proto.rs"));
+    sources.extend(["lib.rs", "check.rs", "frame.rs"].map(|f| root.join("wire/src").join(f)));
     for src in sources {
         let changed = src.metadata().unwrap().modified().unwrap();
         assert!(

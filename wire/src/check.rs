@@ -1,18 +1,23 @@
-//! The wire format of `check.sock`, shared by the daemon, `apitoken-external` and the PAM
-//! module (which includes this file by path, so it must use `std` only).
+//! The `check.sock` messages, for the PAM module and `apitoken-external`.
 //!
-//! A frame is a 4-byte big-endian length followed by that many bytes, at most
-//! [`MAX_FRAME`]. A request body is `[VERSION, via]` followed by five fields, each a
-//! 2-byte big-endian length and its bytes: user, secret, remote host, service, URI.
-//! A reply body is `[VERSION, verdict]` followed by three fields: user, token id, reason.
-//! One request and one reply per connection.
+//! A frame ([`FRAMES`]) carries one body of at most [`MAX_FRAME`] bytes. A request body is
+//! `[VERSION, via]` followed by five fields, each a 2-byte big-endian length and its
+//! bytes: user, secret, remote host, service, URI. A reply body is `[VERSION, verdict]`
+//! followed by three fields: user, token id, reason. One request and one reply per
+//! connection.
 
 use std::io::{self, Read, Write};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::frame::Frames;
 
 /// Protocol version carried in the first byte of every body.
 pub const VERSION: u8 = 1;
 /// Largest accepted frame body in bytes; anything larger is refused unread.
 pub const MAX_FRAME: usize = 8 * 1024;
+/// Frames in both directions on `check.sock`.
+pub const FRAMES: Frames = Frames::new(MAX_FRAME, "frame");
 
 /// Which front end is asking; decides how a non-token secret is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +58,7 @@ pub struct CheckRequest {
 
 impl Drop for CheckRequest {
     fn drop(&mut self) {
-        wipe(&mut self.secret);
+        self.secret.zeroize();
     }
 }
 
@@ -80,18 +85,6 @@ pub struct CheckReply {
     pub token_id: String,
     /// An audit reason (`invalid_token`, `locked`, ...) on denial, else empty.
     pub reason: String,
-}
-
-/// Overwrites a buffer with zeros in a way the optimiser keeps.
-pub fn wipe(buf: &mut [u8]) {
-    for b in buf.iter_mut() {
-        // SAFETY: `b` is a valid, aligned, exclusive reference into `buf`.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::write_volatile(b, 0)
-        };
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -212,39 +205,19 @@ impl CheckReply {
     }
 }
 
-/// Writes one frame with blocking I/O.
+/// Writes one frame with blocking I/O (see [`FRAMES`]).
 pub fn write_frame(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
-    if body.len() > MAX_FRAME {
-        return Err(invalid("frame too large"));
-    }
-    let len = u32::try_from(body.len()).map_err(|_| invalid("frame too large"))?;
-    let mut buf = Vec::with_capacity(4 + body.len());
-    buf.extend_from_slice(&len.to_be_bytes());
-    buf.extend_from_slice(body);
-    let result = w.write_all(&buf).and_then(|()| w.flush());
-    wipe(&mut buf);
-    result
+    FRAMES.write(w, body)
 }
 
 /// Reads one frame with blocking I/O, refusing bodies over [`MAX_FRAME`] before reading them.
-pub fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let len = frame_len(len)?;
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    Ok(body)
+pub fn read_frame(r: &mut impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
+    FRAMES.read(r)
 }
 
 /// Validates a frame's length prefix.
 pub fn frame_len(prefix: [u8; 4]) -> io::Result<usize> {
-    let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_FRAME {
-        return Err(invalid(&format!(
-            "frame of {len} bytes exceeds the {MAX_FRAME}-byte limit"
-        )));
-    }
-    Ok(len)
+    FRAMES.len(prefix)
 }
 
 #[cfg(test)]
