@@ -44,7 +44,7 @@ pub enum Command {
     #[command(visible_alias = "revoke", after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
     /// Show the system-wide settings, or change one (admins).
-    #[command(after_help = SETTINGS_EXAMPLES, args_conflicts_with_subcommands = true)]
+    #[command(after_help = settings_examples(), args_conflicts_with_subcommands = true)]
     Settings {
         /// Change a setting instead of showing them all.
         #[command(subcommand)]

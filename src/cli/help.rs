@@ -68,19 +68,33 @@ Examples:
 
 A deleted token stops working at once.";
 
-pub const SETTINGS_EXAMPLES: &str = "\
+const SETTINGS_EXAMPLES: &str = "\
 Examples:
   apitoken settings
   apitoken settings set max-validity 1y
   apitoken settings set password-auth off
-  apitoken settings set lockout-threshold 5
+  apitoken settings set lockout-threshold 5";
 
-Keys: max-validity (never, 6m, 1y, 2y), password-auth (on, off),
-admin-only-create (on, off), regular-users-use-tokens (on, off),
-lockout-threshold (0 disables), lockout-window (e.g. 15m), lockout-duration (0 = until reset),
-max-tokens-per-user (0 = no limit), prune-after (e.g. 30d),
-user-tokens-read-only (on: tokens regular users create for themselves get the read scope).
-allowed-networks is changed with `apitoken allow-ip`.";
+/// The examples of `settings`, then every key with its values, from the settings table.
+pub fn settings_examples() -> String {
+    let mut text = format!("{SETTINGS_EXAMPLES}\n\nKeys:");
+    let mut width = "Keys:".len();
+    for d in &crate::settings::SETTINGS {
+        let item = format!("{} ({}),", d.key, d.values);
+        if width + 1 + item.len() > 88 {
+            text.push('\n');
+            width = 0;
+        } else {
+            text.push(' ');
+            width += 1;
+        }
+        text.push_str(&item);
+        width += item.len();
+    }
+    text.pop();
+    text.push('.');
+    text
+}
 
 pub const ALLOW_IP_EXAMPLES: &str = "\
 Examples:

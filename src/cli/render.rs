@@ -125,16 +125,7 @@ fn deleted_all(d: &DeletedAll) -> String {
 }
 
 /// Setting names in the order of SPEC section 5.
-const SETTING_ORDER: [&str; 8] = [
-    "max-validity",
-    "allowed-networks",
-    "password-auth",
-    "admin-only-create",
-    "regular-users-use-tokens",
-    "lockout-threshold",
-    "lockout-window",
-    "lockout-duration",
-];
+const SETTING_ORDER: [&str; crate::settings::KEYS.len()] = crate::settings::KEYS;
 
 fn setting_value(key: &str, value: &SettingValue) -> String {
     match value {
