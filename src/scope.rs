@@ -7,11 +7,11 @@ use std::net::IpAddr;
 /// The scopes of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scopes {
-    /// HTTP GET, HEAD and OPTIONS.
+    /// Requests that read ([`Access::of_http`]), through nginx and Apache.
     pub read: bool,
-    /// Every HTTP method.
+    /// Every request, through nginx and Apache.
     pub write: bool,
-    /// PAM and the Apache helper.
+    /// PAM logins.
     pub login: bool,
 }
 
@@ -66,14 +66,46 @@ impl Scopes {
         .join(",")
     }
 
-    /// Whether an HTTP request with `method` is within these scopes. A missing method
-    /// counts as a write, so a front end that does not say fails closed.
-    pub fn allows_method(self, method: &str) -> bool {
-        let read_only = matches!(
-            method.to_ascii_uppercase().as_str(),
-            "GET" | "HEAD" | "OPTIONS"
-        );
-        self.write || (self.read && read_only)
+    /// Whether a request that does `access` is within these scopes.
+    pub fn allows(self, access: Access) -> bool {
+        self.write || (self.read && access == Access::Read)
+    }
+}
+
+/// What a request does to the application: the `read` scope covers reads only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    /// What an HTTP request does. The one rule: GET, HEAD and OPTIONS read, and so does
+    /// git's fetch (`POST …/git-upload-pack`, the smart HTTP protocol's only POST that
+    /// changes nothing); everything else writes, including git's push
+    /// (`…/info/refs?service=git-receive-pack` and `POST …/git-receive-pack`), so a push
+    /// with a `read` token stops at its first request. A missing method counts as a
+    /// write, so a front end that does not say fails closed.
+    pub fn of_http(method: &str, uri: &str) -> Access {
+        let method = method.to_ascii_uppercase();
+        let path = normalize_path(uri).unwrap_or_default();
+        let query = uri.split_once('?').map_or("", |(_, q)| q);
+        let pushes = path.ends_with("/info/refs")
+            && query.split('&').any(|p| p == "service=git-receive-pack");
+        match method.as_str() {
+            "GET" | "HEAD" | "OPTIONS" if !pushes => Access::Read,
+            "POST" if path.ends_with("/git-upload-pack") => Access::Read,
+            _ => Access::Write,
+        }
+    }
+
+    /// The word the Apache snippet passes with `AuthExternalContext` (`read`, `write`);
+    /// anything else, or nothing, is a write.
+    pub fn from_word(word: &str) -> Access {
+        match word {
+            "read" => Access::Read,
+            _ => Access::Write,
+        }
     }
 }
 
@@ -237,18 +269,52 @@ mod tests {
     }
 
     #[test]
-    fn allows_method_read_only_for_read() {
+    fn access_of_http_reads_are_get_head_options_and_git_fetch() {
+        let cases = [
+            ("GET", "/api/x", Access::Read),
+            ("head", "/api/x", Access::Read),
+            ("OPTIONS", "/", Access::Read),
+            ("POST", "/api/x", Access::Write),
+            ("DELETE", "/api/x", Access::Write),
+            ("PROPFIND", "/dav/", Access::Write),
+            ("", "/api/x", Access::Write),
+            (
+                "GET",
+                "/git/r.git/info/refs?service=git-upload-pack",
+                Access::Read,
+            ),
+            ("POST", "/git/r.git/git-upload-pack", Access::Read),
+            (
+                "GET",
+                "/git/r.git/info/refs?service=git-receive-pack",
+                Access::Write,
+            ),
+            ("POST", "/git/r.git/git-receive-pack", Access::Write),
+            ("PUT", "/git/r.git/git-upload-pack", Access::Write),
+            ("POST", "/git/r.git/git-upload-pack/x", Access::Write),
+            ("POST", "/git/r.git//git-upload-pack", Access::Write),
+        ];
+        for (method, uri, want) in cases {
+            assert_eq!(Access::of_http(method, uri), want, "{method} {uri}");
+        }
+    }
+
+    #[test]
+    fn allows_read_only_reads_for_read() {
         let read = Scopes::parse("read").unwrap();
-        assert!(
-            read.allows_method("GET")
-                && read.allows_method("head")
-                && read.allows_method("OPTIONS")
-        );
-        assert!(
-            !read.allows_method("POST") && !read.allows_method("DELETE") && !read.allows_method("")
-        );
-        assert!(Scopes::parse("write").unwrap().allows_method("POST"));
-        assert!(!Scopes::parse("login").unwrap().allows_method("GET"));
+        assert!(read.allows(Access::Read) && !read.allows(Access::Write));
+        let write = Scopes::parse("write").unwrap();
+        assert!(write.allows(Access::Read) && write.allows(Access::Write));
+        let login = Scopes::parse("login").unwrap();
+        assert!(!login.allows(Access::Read) && !login.allows(Access::Write));
+    }
+
+    #[test]
+    fn access_from_word_only_read_reads() {
+        assert_eq!(Access::from_word("read"), Access::Read);
+        for w in ["write", "", "READ", "raed"] {
+            assert_eq!(Access::from_word(w), Access::Write, "{w}");
+        }
     }
 
     #[test]

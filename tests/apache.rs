@@ -1,155 +1,13 @@
 //! `apitoken-external` behind a real Apache httpd with mod_authnz_external, configured with
-//! the shipped `packaging/apache/apitoken.conf`, on its own port and its own config.
-//! Apache runs the helper as its `User` (www-data), which reaches the test's check.sock
-//! (mode 0666 in a 0755 directory) like it would in production.
+//! the shipped `packaging/apache/apitoken.conf` (see `apache_harness`), and the helper's
+//! own hardening: it lets nobody in unless the daemon said so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod apache_harness;
 mod common;
 
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::http::{free_port, tcp_request};
-use common::tokens::basic;
+use apache_harness::{Apache, Options};
 use common::Daemon;
-
-const MODULES: &str = "/usr/lib/apache2/modules";
-
-/// An Apache httpd in the foreground; stopped on drop.
-struct Apache {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
-}
-
-impl Apache {
-    fn start(check_sock: &Path) -> Apache {
-        let dir = tempfile::Builder::new()
-            .prefix("apitokend-apache")
-            .tempdir()
-            .unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("www/api")).unwrap();
-        std::fs::write(root.join("www/api/index.html"), "behind apitoken\n").unwrap();
-        std::fs::write(root.join("www/index.html"), "public\n").unwrap();
-        std::fs::create_dir_all(root.join("run")).unwrap();
-        let port = free_port();
-        let helper = format!(
-            "\"{} --socket {}\"",
-            env!("CARGO_BIN_EXE_apitoken-external"),
-            check_sock.display()
-        );
-        let shipped = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/apache/apitoken.conf"),
-        )
-        .unwrap();
-        assert!(shipped.contains("/usr/lib/apitokend/apitoken-external"));
-        let snippet = shipped.replace("/usr/lib/apitokend/apitoken-external", &helper);
-        let modules: String = [
-            "mpm_prefork",
-            "authn_core",
-            "authz_core",
-            "authz_user",
-            "auth_basic",
-            "authnz_external",
-            "dir",
-        ]
-        .iter()
-        .map(|m| format!("LoadModule {m}_module {MODULES}/mod_{m}.so\n"))
-        .collect();
-        let conf = format!(
-            r#"{modules}
-ServerName localhost
-ServerRoot "{root}"
-Listen 127.0.0.1:{port}
-PidFile "{root}/run/httpd.pid"
-DefaultRuntimeDir "{root}/run"
-ErrorLog "{root}/error.log"
-LogLevel info authnz_external:debug
-User www-data
-Group www-data
-DocumentRoot "{root}/www"
-DirectoryIndex index.html
-<Directory "{root}/www">
-    Require all granted
-</Directory>
-
-{snippet}
-"#,
-            root = root.display(),
-        );
-        std::fs::write(root.join("httpd.conf"), conf).unwrap();
-        // Apache's workers must read the document root.
-        Command::new("chmod")
-            .args(["-R", "a+rX"])
-            .arg(root)
-            .status()
-            .unwrap();
-        let child = Command::new("/usr/sbin/apache2")
-            .arg("-f")
-            .arg(root.join("httpd.conf"))
-            .arg("-DFOREGROUND")
-            // On shutdown Apache signals its whole process group; keep the test out of it.
-            .process_group(0)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("apache2 is installed");
-        let mut apache = Apache { dir, port, child };
-        apache.wait_ready();
-        apache
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "apache2 exited during start-up ({status}): {}",
-                    self.error_log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "apache2 not listening within 20 s: {}",
-                self.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
-    }
-
-    /// `GET path` with Basic credentials; returns the status code.
-    fn get(&self, path: &str, credentials: Option<(&str, &str)>) -> u16 {
-        let auth = credentials.map(|(u, p)| basic(u.as_bytes(), p.as_bytes()));
-        let headers: Vec<(&str, &[u8])> = auth.iter().map(|a| ("Authorization", &a[..])).collect();
-        tcp_request(self.port, "GET", path, &headers, b"")
-            .unwrap_or_else(|e| panic!("GET {path} via Apache failed: {e}"))
-            .status
-    }
-}
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        // SIGTERM lets the parent stop its workers; SIGKILL only if it does not.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn apache_valid_token_is_200() {
@@ -236,4 +94,126 @@ fn apache_daemon_down_is_401_and_logged() {
     let log = apache.error_log();
     assert!(log.contains("cannot ask apitokend"), "{log}");
     assert!(!log.contains(&token[13..]), "secret in Apache's error log");
+}
+
+// ---- SPEC §13 "Nothing runs that was not asked for": the helper exits 0 only for an
+// ---- allow verdict from the daemon and refuses input it was not meant to get.
+
+#[test]
+fn nothing_runs_that_was_not_asked_for_helper_with_help_or_version_appended_lets_nobody_in() {
+    let daemon = Daemon::start();
+    let token = daemon.create_token("alice");
+    for appended in ["--help", "--version", "--no-such-flag"] {
+        let apache = Apache::start_with(
+            &daemon.check_sock(),
+            &Options {
+                helper_args: appended,
+                ..Options::default()
+            },
+        );
+        for credentials in [("alice", token.as_str()), ("alice", "anything"), ("", "")] {
+            assert_eq!(
+                apache.get("/api/", Some(credentials)),
+                401,
+                "DefineExternalAuth with {appended} let {credentials:?} in: {}",
+                apache.error_log()
+            );
+        }
+        let log = apache.error_log();
+        assert!(
+            log.contains("Usage") || log.contains("error"),
+            "{appended}: {log}"
+        );
+        assert!(!log.contains(&token[13..]), "secret in Apache's error log");
+    }
+}
+
+#[test]
+fn nothing_runs_that_was_not_asked_for_helper_refuses_user_name_with_newline() {
+    let daemon = Daemon::start();
+    let token = daemon.create_token("alice");
+    let apache = Apache::start(&daemon.check_sock());
+    // mod_auth_basic splits at the first colon, so the user name carries the token and
+    // mod_authnz_external writes `alice\n<token>\nx\n` to the helper.
+    let smuggled = format!("alice\n{token}");
+    for user in [
+        smuggled.clone(),
+        format!("alice\r{token}"),
+        format!("alice\t{token}"),
+    ] {
+        let resp = apache.request_raw("GET", "/api/", Some((user.as_bytes(), b"x")), b"");
+        assert_eq!(resp.status, 401, "{user:?}: {resp:?}");
+        assert!(
+            !resp.text().contains("behind apitoken"),
+            "the page was served"
+        );
+    }
+    // The application never saw a user. Apache's access log keeps the name it was sent
+    // (`%u`, as for any refused login, escaped so it cannot forge log lines), never as
+    // the user of a served request: docs/security.md says so.
+    let access = apache.access_log();
+    assert!(
+        access
+            .lines()
+            .all(|l| l.starts_with("127.0.0.1 ") && l.ends_with(" 401")),
+        "a smuggled user got in, or forged a log line:\n{access}"
+    );
+    let error = apache.error_log();
+    assert!(
+        error.contains("control character in the user name")
+            || error.contains("more than two lines"),
+        "{error}"
+    );
+    daemon.assert_syslog_free_of(&token[13..]);
+    assert!(
+        daemon
+            .syslog_lines()
+            .iter()
+            .all(|l| !l.contains("event=auth.success")),
+        "the daemon allowed something: {:#?}",
+        daemon.syslog_lines()
+    );
+}
+
+#[test]
+fn nothing_runs_that_was_not_asked_for_helper_exits_0_only_on_allow() {
+    let daemon = Daemon::start();
+    let token = daemon.create_token("alice");
+    let sock = daemon.check_sock();
+    let ip = "192.0.2.10";
+    let raw = |input: &[u8], args: &[&str]| common::run::external_raw(&sock, ip, None, input, args);
+    let two_lines = format!("alice\n{token}\n");
+    assert_eq!(
+        raw(two_lines.as_bytes(), &[]),
+        Some(0),
+        "the baseline is allowed"
+    );
+    let cases: Vec<(String, &[&str])> = vec![
+        (two_lines.clone(), &["--help"]),
+        (two_lines.clone(), &["-h"]),
+        (two_lines.clone(), &["--version"]),
+        (two_lines.clone(), &["-V"]),
+        (two_lines.clone(), &["--frobnicate"]),
+        (two_lines.clone(), &["extra"]),
+        (format!("{two_lines}more\n"), &[]),
+        (format!("{two_lines}\n"), &[]),
+        (format!("alice\r\n{token}\n"), &[]),
+        (format!("ali\u{1b}ce\n{token}\n"), &[]),
+        (format!("alice\u{85}\n{token}\n"), &[]),
+    ];
+    for (input, args) in cases {
+        let code = raw(input.as_bytes(), args);
+        assert!(
+            matches!(code, Some(c) if c != 0),
+            "exit {code:?} for {input:?} {args:?}"
+        );
+    }
+    let mut help = std::process::Command::new(env!("CARGO_BIN_EXE_apitoken-external"));
+    let out = common::run::run_with_input(help.arg("--help"), b"");
+    assert_eq!(out.status.code(), Some(50), "--help exit code");
+    assert!(out.stdout.is_empty(), "help went to stdout");
+    assert!(
+        common::stderr(&out).contains("--socket"),
+        "no help on stderr"
+    );
 }

@@ -220,6 +220,7 @@ mod tests {
             rhost: String::new(),
             service: "login".into(),
             uri: String::new(),
+            access: String::new(),
         }
     }
 

@@ -85,6 +85,7 @@ pub fn authenticate(pam: &mut impl PamHandle, args: &Args, checker: &impl Checke
         rhost: pam.rhost(),
         service: pam.service(),
         uri: String::new(),
+        access: String::new(),
     };
     let code = match checker.ask(&request) {
         Ok(reply) => judge(pam, &request, &reply),

@@ -1,9 +1,12 @@
 //! `apitoken-external`: the helper Apache's `mod_authnz_external` runs (pipe method).
 //!
-//! Reads `user\nsecret\n` on stdin and the client address from `$IP` (and `$URI`), asks
-//! apitokend over `check.sock`, and answers with its exit code: 0 allowed, 1 invalid
-//! credentials, 3 address not allowed or password logins off, 7 locked out, 50 daemon
-//! unreachable or misconfigured. Nothing it prints ever contains the secret.
+//! Reads `user\nsecret\n` on stdin, the client address from `$IP`, the URI from `$URI` and
+//! whether the request reads or writes from `$CONTEXT` (`AuthExternalContext read` or
+//! `write`; unset counts as a write), asks apitokend over `check.sock`, and answers with
+//! its exit code: 0 allowed (and only on the daemon's allow verdict), 1 invalid
+//! credentials or refused input, 3 address not allowed, password logins off or outside
+//! the token's scopes, 7 locked out, 50 daemon unreachable or misconfigured (including
+//! `--help`, `--version` and unknown arguments). Nothing it prints contains the secret.
 
 use std::io::{self, Read};
 use std::process::ExitCode;
@@ -31,17 +34,29 @@ fn main() -> ExitCode {
     let cli = match ExternalArgs::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let _ = err.print();
-            // A bad DefineExternalAuth line is a misconfiguration, never a login failure.
-            return ExitCode::from(if err.use_stderr() {
-                EXIT_UNAVAILABLE
-            } else {
-                EXIT_ALLOWED
-            });
+            // `--help`, `--version` and unknown arguments alike: a DefineExternalAuth line
+            // with anything appended is a misconfiguration, and only an allow verdict from
+            // the daemon may ever exit 0. Help goes to stderr (Apache's error log).
+            eprint!("{}", err.render());
+            return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
-    let Some((user, secret)) = read_credentials(&mut io::stdin().lock()) else {
-        return ExitCode::from(EXIT_INVALID);
+    let access = match std::env::var("CONTEXT").as_deref() {
+        Err(_) | Ok("") => String::new(),
+        Ok(word @ ("read" | "write")) => word.to_string(),
+        Ok(other) => {
+            eprintln!(
+                "apitoken-external: AuthExternalContext must be read or write, not {other:?}"
+            );
+            return ExitCode::from(EXIT_UNAVAILABLE);
+        }
+    };
+    let (user, secret) = match read_credentials(&mut io::stdin().lock()) {
+        Ok(credentials) => credentials,
+        Err(why) => {
+            eprintln!("apitoken-external: refused input: {why}");
+            return ExitCode::from(EXIT_INVALID);
+        }
     };
     let request = CheckRequest {
         via: Via::External,
@@ -56,9 +71,21 @@ fn main() -> ExitCode {
         }
         .into(),
         uri: std::env::var("URI").unwrap_or_default(),
+        access,
     };
     match client::ask(&cli.socket, &request, TIMEOUT) {
-        Ok(reply) => ExitCode::from(exit_code(reply.verdict)),
+        Ok(reply) => {
+            if reply.verdict != Verdict::Allow && !reply.reason.is_empty() {
+                // Apache logs every refusal as a password mismatch; this line, just before
+                // it in the error log, says why (the user name has no control characters).
+                eprintln!(
+                    "apitoken-external: user {:?} refused: reason={}",
+                    request.user,
+                    reply.reason.escape_default()
+                );
+            }
+            ExitCode::from(exit_code(reply.verdict))
+        }
         Err(err) => {
             eprintln!(
                 "apitoken-external: cannot ask apitokend at {}: {err}",
@@ -82,8 +109,11 @@ fn exit_code(verdict: Verdict) -> u8 {
 }
 
 /// Reads `user\nsecret\n` (the final newline optional) into a buffer that is wiped on
-/// drop. `None` for oversized input, a missing or empty user, or a non-UTF-8 user name.
-fn read_credentials(input: &mut impl Read) -> Option<(String, Zeroizing<Vec<u8>>)> {
+/// drop. Refuses oversized input, a missing or empty user, a user name that is not UTF-8
+/// or holds control characters, and anything after the second line: mod_authnz_external
+/// writes the user name unchecked, so `alice\n<token>` as a Basic user name would
+/// otherwise pass a token as the secret and put it into `REMOTE_USER` and the access log.
+fn read_credentials(input: &mut impl Read) -> Result<(String, Zeroizing<Vec<u8>>), &'static str> {
     // Fixed-size, so the secret is never copied around by a growing buffer.
     let mut buf = Zeroizing::new(vec![0u8; MAX_INPUT + 1]);
     let mut filled = 0;
@@ -92,21 +122,31 @@ fn read_credentials(input: &mut impl Read) -> Option<(String, Zeroizing<Vec<u8>>
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+            Err(_) => return Err("cannot read stdin"),
         }
     }
     if filled > MAX_INPUT {
-        return None;
+        return Err("more than 4096 bytes");
     }
     let data = &buf[..filled];
-    let newline = data.iter().position(|&b| b == b'\n')?;
-    let user = std::str::from_utf8(&data[..newline]).ok()?;
+    let newline = data
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("no newline after the user name")?;
+    let user = std::str::from_utf8(&data[..newline]).map_err(|_| "user name is not UTF-8")?;
     if user.is_empty() {
-        return None;
+        return Err("empty user name");
+    }
+    if user.chars().any(char::is_control) {
+        return Err("control character in the user name");
     }
     let rest = &data[newline + 1..];
-    let secret = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-    Some((user.to_string(), Zeroizing::new(secret.to_vec())))
+    let secret = match rest.iter().position(|&b| b == b'\n') {
+        None => rest,
+        Some(end) if end + 1 == rest.len() => &rest[..end],
+        Some(_) => return Err("more than two lines"),
+    };
+    Ok((user.to_string(), Zeroizing::new(secret.to_vec())))
 }
 
 #[cfg(test)]
@@ -114,7 +154,9 @@ mod tests {
     use super::*;
 
     fn parse(input: &[u8]) -> Option<(String, Vec<u8>)> {
-        read_credentials(&mut &input[..]).map(|(u, s)| (u, s.to_vec()))
+        read_credentials(&mut &input[..])
+            .ok()
+            .map(|(u, s)| (u, s.to_vec()))
     }
 
     #[test]
@@ -139,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn read_credentials_malformed_input_is_none() {
+    fn read_credentials_malformed_input_is_refused() {
         assert_eq!(parse(b""), None);
         assert_eq!(parse(b"alice"), None);
         assert_eq!(parse(b"\nsecret\n"), None);
@@ -147,7 +189,33 @@ mod tests {
     }
 
     #[test]
-    fn read_credentials_oversized_input_is_none() {
+    fn read_credentials_third_line_is_refused() {
+        for input in [
+            &b"alice\natk_token\nx\n"[..],
+            b"alice\natk_token\nx",
+            b"alice\nsecret\n\n",
+        ] {
+            assert_eq!(parse(input), None, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn read_credentials_control_characters_in_user_are_refused() {
+        for user in [
+            "al\rice",
+            "al\tice",
+            "alice\u{7f}",
+            "al\u{85}ice",
+            "\u{1b}[31m",
+        ] {
+            let input = format!("{user}\nsecret\n");
+            assert_eq!(parse(input.as_bytes()), None, "{user:?}");
+        }
+        assert!(parse("josé\nsecret\n".as_bytes()).is_some());
+    }
+
+    #[test]
+    fn read_credentials_oversized_input_is_refused() {
         let mut big = b"alice\n".to_vec();
         big.resize(MAX_INPUT + 10, b'x');
         assert_eq!(parse(&big), None);

@@ -40,6 +40,7 @@ mod tests {
             rhost: "192.0.2.9".into(),
             service: "apache".into(),
             uri: "/api/x".into(),
+            access: String::new(),
         }
     }
 

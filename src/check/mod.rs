@@ -69,7 +69,8 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
         addr,
         via,
         service: &req.service,
-        method: "",
+        // The Apache helper's `read`/`write`; PAM sends nothing (login is its scope).
+        method: &req.access,
         uri: &req.uri,
     };
     let decision = engine.decide(&auth).await;

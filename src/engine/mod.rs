@@ -15,6 +15,7 @@ use crate::config::{Config, PasswordBackend};
 use crate::lastused::LastUsedBuffer;
 use crate::lockout::Lockout;
 use crate::metrics::Metrics;
+use crate::scope::Access;
 use crate::settings::Settings;
 use crate::store::{FailureRow, Store};
 use crate::token::Token;
@@ -66,7 +67,8 @@ pub struct AuthRequest<'a> {
     pub addr: ClientAddr,
     pub via: Via,
     pub service: &'a str,
-    /// The HTTP method asked for (from `X-Original-Method`); empty outside HTTP.
+    /// The HTTP method asked for (from `X-Original-Method`); from the Apache helper, the
+    /// access its configuration names (`read` or `write`); empty for PAM.
     pub method: &'a str,
     /// The URI asked for (from `X-Original-URI`); empty when unknown.
     pub uri: &'a str,
@@ -362,10 +364,15 @@ impl Engine {
             return (Decision::Forbidden(Reason::IpDenied), entry.owner.clone());
         }
         let in_scope = match req.via {
-            Via::Http => r.scopes.allows_method(req.method) && r.allows_path(req.uri),
+            Via::Http => {
+                r.scopes.allows(Access::of_http(req.method, req.uri)) && r.allows_path(req.uri)
+            }
             Via::Pam => r.scopes.login,
-            // Apache passes the URI, so path prefixes hold there too.
-            Via::External => r.scopes.login && r.allows_path(req.uri),
+            // Apache passes the URI, so path prefixes hold there too; it cannot pass the
+            // method, so its snippet says `read` or `write` (AuthExternalContext).
+            Via::External => {
+                r.scopes.allows(Access::from_word(req.method)) && r.allows_path(req.uri)
+            }
         };
         if !in_scope {
             return (Decision::Forbidden(Reason::Scope), entry.owner.clone());

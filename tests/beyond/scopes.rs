@@ -1,5 +1,6 @@
-//! Scopes: `read` covers GET, HEAD and OPTIONS over HTTP, `write` every method, `login` PAM
-//! and the Apache helper. Judged from nginx's `X-Original-Method`.
+//! Scopes: `read` covers reads (GET, HEAD, OPTIONS, git's fetch), `write` every request,
+//! through nginx (judged from `X-Original-Method`) and the Apache helper (told by its
+//! `AuthExternalContext`); `login` is for PAM alone.
 
 use crate::common::http::unix_request;
 use crate::common::tokens::basic;
@@ -40,7 +41,7 @@ fn scope_write_token_every_method_allowed() {
 }
 
 #[test]
-fn scope_login_only_token_nginx_403_pam_and_apache_succeed() {
+fn scope_login_only_token_nginx_403_apache_refused_pam_succeeds() {
     let (daemon, nginx) = start();
     let (token, _) = create(&daemon, &["--scope", "login", "--user", "alice"]);
     assert_status(
@@ -55,7 +56,7 @@ fn scope_login_only_token_nginx_403_pam_and_apache_succeed() {
     );
     assert_eq!(
         external(&daemon, "alice", &token, "/api/x"),
-        0,
+        3,
         "Apache helper"
     );
 }
@@ -74,8 +75,8 @@ fn scope_read_token_pam_auth_err_without_fallback() {
     daemon.wait_syslog(&["event=auth.failure", "via=pam", "reason=scope"]);
     assert_eq!(
         external(&daemon, "alice", &token, "/api/x"),
-        3,
-        "Apache helper"
+        0,
+        "Apache helper (a write: no AuthExternalContext)"
     );
 }
 

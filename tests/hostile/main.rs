@@ -137,6 +137,7 @@ fn check_request(user: &str, secret: &str, rhost: &str) -> CheckRequest {
         rhost: rhost.into(),
         service: "hostile".into(),
         uri: "/".into(),
+        access: String::new(),
     }
 }
 

@@ -18,6 +18,7 @@ pub(super) fn check_exchange(sock: &Path, via: Via, user: &str, secret: &str) ->
         rhost: "192.0.2.7".into(),
         service: "hygiene".into(),
         uri: "/hygiene".into(),
+        access: String::new(),
     };
     let mut s = UnixStream::connect(sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

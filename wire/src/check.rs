@@ -1,10 +1,11 @@
 //! The `check.sock` messages, for the PAM module and `apitoken-external`.
 //!
 //! A frame ([`FRAMES`]) carries one body of at most [`MAX_FRAME`] bytes. A request body is
-//! `[VERSION, via]` followed by five fields, each a 2-byte big-endian length and its
-//! bytes: user, secret, remote host, service, URI. A reply body is `[VERSION, verdict]`
-//! followed by three fields: user, token id, reason. One request and one reply per
-//! connection.
+//! `[VERSION, via]` followed by fields, each a 2-byte big-endian length and its bytes:
+//! user, secret, remote host, service, URI, and optionally access (`read`/`write`, from
+//! the Apache helper; senders from before it existed stop after the URI). A reply body
+//! is `[VERSION, verdict]` followed by three fields: user, token id, reason. One request
+//! and one reply per connection.
 
 use std::io::{self, Read, Write};
 
@@ -54,6 +55,8 @@ pub struct CheckRequest {
     pub rhost: String,
     pub service: String,
     pub uri: String,
+    /// What the request does (`read` or `write`) when the front end is told; empty else.
+    pub access: String,
 }
 
 impl Drop for CheckRequest {
@@ -71,6 +74,7 @@ impl std::fmt::Debug for CheckRequest {
             .field("rhost", &self.rhost)
             .field("service", &self.service)
             .field("uri", &self.uri)
+            .field("access", &self.access)
             .finish()
     }
 }
@@ -146,6 +150,7 @@ impl CheckRequest {
         put_field(&mut out, self.rhost.as_bytes())?;
         put_field(&mut out, self.service.as_bytes())?;
         put_field(&mut out, self.uri.as_bytes())?;
+        put_field(&mut out, self.access.as_bytes())?;
         Ok(out)
     }
 
@@ -166,6 +171,11 @@ impl CheckRequest {
             rhost: f.text("rhost")?,
             service: f.text("service")?,
             uri: f.text("uri")?,
+            access: if f.0.is_empty() {
+                String::new()
+            } else {
+                f.text("access")?
+            },
         };
         f.finish()?;
         Ok(req)
@@ -232,6 +242,7 @@ mod tests {
             rhost: "192.0.2.1".into(),
             service: "sshd".into(),
             uri: String::new(),
+            access: "read".into(),
         }
     }
 
@@ -243,6 +254,7 @@ mod tests {
         assert_eq!(back.secret, b"s3cret");
         assert_eq!(back.rhost, "192.0.2.1");
         assert_eq!(back.via, Via::Pam);
+        assert_eq!(back.access, "read");
     }
 
     #[test]
@@ -259,9 +271,13 @@ mod tests {
     #[test]
     fn decode_truncated_body_is_error() {
         let body = sample().encode().unwrap();
-        for cut in 0..body.len() {
+        // Cut anywhere but right after the URI (a sender without the access field).
+        let without_access = body.len() - 2 - "read".len();
+        for cut in (0..body.len()).filter(|&c| c != without_access) {
             assert!(CheckRequest::decode(&body[..cut]).is_err(), "cut at {cut}");
         }
+        let old = CheckRequest::decode(&body[..without_access]).unwrap();
+        assert_eq!(old.access, "");
     }
 
     #[test]
