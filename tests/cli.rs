@@ -11,6 +11,8 @@ mod access;
 mod audit;
 #[path = "cli/networks.rs"]
 mod networks;
+#[path = "cli/paging.rs"]
+mod paging;
 #[path = "cli/reach.rs"]
 mod reach;
 #[path = "cli/tokens.rs"]

@@ -2,6 +2,7 @@
 //! only; each connection carries one bounded, versioned request (the wire crate's
 //! [`proto`]) and gets the one typed reply of that request.
 
+mod listing;
 mod ops;
 pub use apitoken_wire::admin as proto;
 pub use ops::rfc3339;

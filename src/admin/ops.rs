@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use super::proto::{
     AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, Response, SettingsMap, Status,
 };
-use super::tokens;
 use super::Failure;
+use super::{listing, tokens};
 use crate::audit::{Event, Severity};
 use crate::engine::{now, Engine};
 use crate::peer::Peer;
@@ -93,6 +93,7 @@ fn check_user_args(req: &Request) -> Result<(), Failure> {
     match req {
         Request::Create { user, .. }
         | Request::List { user, .. }
+        | Request::ListPage { user, .. }
         | Request::Failures { user }
         | Request::Audit { user, .. }
         | Request::Verify { user, .. } => valid_user_opt(user),
@@ -123,7 +124,10 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
             };
             tokens::create(engine, peer, spec)
         }
-        Request::List { user, all, filter } => tokens::list(engine, peer, user, all, &filter),
+        Request::List { user, all, filter } => listing::list(engine, peer, user, all, &filter),
+        Request::ListPage { user, all, filter } => {
+            listing::list_page(engine, peer, user, all, &filter)
+        }
         Request::Show { id } => to_value(tokens::info(
             &tokens::owned_token(engine, peer, &id)?,
             now(),

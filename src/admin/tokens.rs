@@ -1,18 +1,16 @@
-//! Token operations of the admin socket: create, list (with fleet filters), show, delete,
-//! rotate, prune and verify. Authorization: users act on their own tokens, admins on any.
+//! Token operations of the admin socket: create, show, delete, rotate, prune and verify
+//! (listings are in `listing`). Authorization: users act on their own tokens, admins on any.
 
 use time::OffsetDateTime;
 
 use super::ops::{require_admin, rfc3339, to_value, valid_user_name, Outcome};
-use super::proto::{
-    Created, Deleted, DeletedAll, ListFilter, Pruned, Secret, TokenInfo, VerifyResult,
-};
+use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
 use super::Failure;
 use crate::audit::{Event, Severity};
 use crate::engine::{now, Engine};
 use crate::peer::Peer;
 use crate::scope::{parse_prefix, Scopes};
-use crate::store::{SortKey, TokenFilter, TokenRecord};
+use crate::store::TokenRecord;
 use crate::token::{is_valid_id, Token};
 
 fn split(list: &str) -> Vec<String> {
@@ -193,99 +191,6 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
             .with("scopes", r.scopes.clone().unwrap_or_default())
     })?;
     created(&token, &record)
-}
-
-/// A filter time: a date, an RFC 3339 time, or a duration counted from now (`sign` -1 for
-/// the past, +1 for the future).
-fn filter_time(text: &Option<String>, sign: i64, now: i64) -> Result<Option<i64>, Failure> {
-    let Some(t) = text else { return Ok(None) };
-    if let Ok(secs) = crate::settings::parse_duration(t) {
-        return Ok(Some(now + sign * secs as i64));
-    }
-    if let Ok(d) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
-        return Ok(Some(d.unix_timestamp()));
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(t, &format)
-        .map(|d| Some(d.midnight().assume_utc().unix_timestamp()))
-        .map_err(|_| {
-            Failure::invalid(format!(
-                "{t:?} is not a time; use YYYY-MM-DD, an RFC 3339 time, or a duration such as 30d"
-            ))
-        })
-}
-
-fn token_filter(f: &ListFilter, owner: Option<String>, now: i64) -> Result<TokenFilter, Failure> {
-    let sort = match f.sort.as_deref() {
-        None | Some("created") => SortKey::Created,
-        Some("expires") => SortKey::Expires,
-        Some("last-used") => SortKey::LastUsed,
-        Some("user") => SortKey::User,
-        Some("name") => SortKey::Name,
-        Some("id") => SortKey::Id,
-        Some(other) => {
-            return Err(Failure::invalid(format!(
-                "cannot sort by {other:?}; use created, expires, last-used, user, name or id"
-            )))
-        }
-    };
-    if let Some(s) = &f.scope {
-        if !matches!(s.as_str(), "read" | "write" | "login") {
-            return Err(Failure::invalid(format!(
-                "--scope takes one of read, write or login, not {s:?}"
-            )));
-        }
-    }
-    let mut filter = TokenFilter {
-        owner,
-        name: f.name.clone(),
-        created_before: filter_time(&f.created_before, -1, now)?,
-        created_after: filter_time(&f.created_after, -1, now)?,
-        last_used_before: filter_time(&f.last_used_before, -1, now)?,
-        last_used_after: filter_time(&f.last_used_after, -1, now)?,
-        expires_before: filter_time(&f.expires_before, 1, now)?,
-        expires_after: None,
-        scope: f.scope.clone(),
-        never_used: f.never_used,
-        not_rotated: false,
-        sort,
-        descending: f.reverse,
-        after: None,
-        limit: f.limit,
-    };
-    if let Some(within) = filter_time(&f.expiring, 1, now)? {
-        filter.expires_before = Some(filter.expires_before.map_or(within, |b| b.min(within)));
-        filter.expires_after = Some(now);
-        // A rotated token's expiry no longer matters: it stops when its grace ends.
-        filter.not_rotated = true;
-    }
-    Ok(filter)
-}
-
-pub fn list(
-    engine: &Engine,
-    peer: &Peer,
-    user: Option<String>,
-    all: bool,
-    filter: &ListFilter,
-) -> Outcome {
-    let owner = match (all, user) {
-        (true, _) => None,
-        (false, Some(u)) => Some(u),
-        (false, None) => Some(peer.user.clone()),
-    };
-    if owner.as_deref() != Some(peer.user.as_str()) {
-        require_admin(peer, "listing other users' tokens")?;
-    }
-    let now = now();
-    let filter = token_filter(filter, owner, now)?;
-    let tokens: Vec<TokenInfo> = engine
-        .store
-        .tokens_filtered(&filter)?
-        .iter()
-        .map(|t| info(t, now))
-        .collect();
-    to_value(tokens)
 }
 
 /// A token the peer may act on: their own, or any for an admin.

@@ -173,9 +173,13 @@ pub struct ListArgs {
     /// Reverse the order.
     #[arg(long)]
     pub reverse: bool,
-    /// At most this many tokens.
+    /// At most this many tokens; when more follow, `next: CURSOR` is written to stderr.
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+    /// Continue a listing after this cursor (from `next:` of an earlier run with the same
+    /// filters, --sort and --reverse).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
 }
 
 /// Arguments of `delete`.

@@ -11,6 +11,7 @@
 mod args;
 mod client;
 mod help;
+mod listing;
 mod plan;
 mod render;
 mod table;
@@ -21,7 +22,7 @@ pub use args::{
 };
 pub use client::{resolve_socket, ClientError};
 
-use apitoken_wire::admin::{Created, ErrorKind, Response};
+use apitoken_wire::admin::{Created, ErrorKind, Request, Response};
 use clap::Parser;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -121,6 +122,10 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     let socket = client::default_socket(cli.socket.as_deref());
     let request = plan::plan(cli.command)?;
+    if let Request::ListPage { user, all, filter } = request {
+        let listing = listing::Listing { user, all, filter };
+        return listing::run(&socket, listing, cli.json);
+    }
     let focus = render::focus(&request);
     let response = client::call(&socket, request)?;
     if let Response::Created(created) = response {

@@ -85,8 +85,9 @@ fn list(a: ListArgs) -> Request {
         sort: a.sort,
         reverse: a.reverse,
         limit: a.limit,
+        after: a.after,
     };
-    Request::List {
+    Request::ListPage {
         user: a.user,
         all: a.all,
         filter,
@@ -107,6 +108,7 @@ fn user_of(request: &Request) -> Option<&str> {
     match request {
         Request::Create { user, .. }
         | Request::List { user, .. }
+        | Request::ListPage { user, .. }
         | Request::Failures { user }
         | Request::Audit { user, .. }
         | Request::Verify { user, .. } => user.as_deref(),

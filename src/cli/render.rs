@@ -29,6 +29,7 @@ pub fn is_negative(response: &Response) -> bool {
 pub fn human(focus: Option<&str>, response: &Response) -> String {
     match response {
         Response::Tokens(tokens) => token_list(tokens),
+        Response::Page(page) => token_list(&page.tokens),
         Response::Token(t) => token(t),
         Response::Created(c) => token(&c.info),
         Response::Deleted(d) => deleted(d),
@@ -52,34 +53,7 @@ pub fn human(focus: Option<&str>, response: &Response) -> String {
 }
 
 pub fn token_list(tokens: &[TokenInfo]) -> String {
-    if tokens.is_empty() {
-        return "No tokens.\n".into();
-    }
-    let mut table = Table::new(&[
-        "ID",
-        "USER",
-        "NAME",
-        "CREATED",
-        "EXPIRES",
-        "LAST USED",
-        "LAST IP",
-        "SCOPES",
-        "STATE",
-    ]);
-    for t in tokens {
-        table.push(vec![
-            t.id.clone(),
-            t.user.clone(),
-            t.name.clone(),
-            short_time(&t.created),
-            opt_time(t.expires.as_deref(), "never"),
-            opt_time(t.last_used.as_deref(), "-"),
-            t.last_ip.clone().unwrap_or_else(|| "-".into()),
-            t.scopes.clone(),
-            t.state.clone(),
-        ]);
-    }
-    table.render()
+    super::listing::table(tokens)
 }
 
 /// Key/value view of one token, with full RFC 3339 times.

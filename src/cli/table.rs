@@ -33,7 +33,17 @@ impl Table {
 
     /// The table as text, one line per row, with a trailing newline.
     pub fn render(&self) -> String {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        self.render_with(&mut Vec::new(), true)
+    }
+
+    /// The table as text with columns at least `widths` wide, widening `widths` to fit
+    /// these rows: a table printed in parts (pages of a listing) keeps the columns of the
+    /// parts before, wider only where a later part needs it.
+    pub fn render_with(&self, widths: &mut Vec<usize>, header: bool) -> String {
+        widths.resize(self.headers.len(), 0);
+        for (w, h) in widths.iter_mut().zip(&self.headers) {
+            *w = (*w).max(h.chars().count());
+        }
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(widths.len()) {
                 widths[i] = widths[i].max(cell.chars().count());
@@ -41,7 +51,8 @@ impl Table {
         }
         let mut out = String::new();
         let headers: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-        for row in std::iter::once(&headers).chain(&self.rows) {
+        let first = if header { Some(&headers) } else { None };
+        for row in first.into_iter().chain(&self.rows) {
             let mut line = String::new();
             for (i, width) in widths.iter().enumerate() {
                 let cell = row.get(i).map(String::as_str).unwrap_or("");

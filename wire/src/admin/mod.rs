@@ -21,6 +21,8 @@ pub const VERSION: u32 = 1;
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Largest accepted reply body in bytes (a listing of every token can be large).
 pub const MAX_REPLY: usize = 256 * 1024 * 1024;
+/// Most tokens one [`Request::ListPage`] reply holds.
+pub const MAX_PAGE: u32 = 5000;
 /// Request frames (client to daemon).
 pub const REQUEST_FRAMES: Frames = Frames::new(MAX_FRAME, "message");
 /// Reply frames (daemon to client).
@@ -52,7 +54,16 @@ pub enum Request {
         #[serde(default)]
         networks: Vec<String>,
     },
+    /// The whole listing in one reply (a [`Response::Tokens`] array).
     List {
+        user: Option<String>,
+        all: bool,
+        #[serde(default)]
+        filter: ListFilter,
+    },
+    /// One page of a listing: at most `filter.limit` (and [`MAX_PAGE`]) tokens after
+    /// `filter.after`, with the cursor of the next page ([`Response::Page`]).
+    ListPage {
         user: Option<String>,
         all: bool,
         #[serde(default)]
@@ -144,6 +155,9 @@ pub struct ListFilter {
     pub sort: Option<String>,
     pub reverse: bool,
     pub limit: Option<u32>,
+    /// Continue after this cursor (the `next` of the previous page): opaque text, only
+    /// valid with the same `sort` and `reverse`.
+    pub after: Option<String>,
 }
 
 /// Serialises `value` and writes it as one request frame (the client side).

@@ -97,6 +97,14 @@ pub struct IpCheck {
     pub rule: String,
 }
 
+/// One page of a listing (the reply to [`Request::ListPage`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenPage {
+    pub tokens: Vec<TokenInfo>,
+    /// The cursor of the next page; `None` when this page is the last.
+    pub next: Option<String>,
+}
+
 /// The reply to `verify`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VerifyResult {
@@ -181,6 +189,8 @@ pub enum Response {
     Created(Created),
     /// `list`.
     Tokens(Vec<TokenInfo>),
+    /// `list-page`.
+    Page(TokenPage),
     /// `show`.
     Token(TokenInfo),
     /// `delete`.
@@ -240,6 +250,7 @@ impl Response {
         match request {
             Q::Create { .. } | Q::Rotate { .. } => typed(body, Response::Created),
             Q::List { .. } => typed(body, Response::Tokens),
+            Q::ListPage { .. } => typed(body, Response::Page),
             Q::Show { .. } => typed(body, Response::Token),
             Q::Delete { .. } => typed(body, Response::Deleted),
             Q::DeleteAll { .. } => typed(body, Response::DeletedAll),
@@ -293,6 +304,7 @@ macro_rules! response_from {
 response_from! {
     Created => Created,
     Vec<TokenInfo> => Tokens,
+    TokenPage => Page,
     TokenInfo => Token,
     Deleted => Deleted,
     DeletedAll => DeletedAll,
