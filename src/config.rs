@@ -46,6 +46,8 @@ pub struct HttpConfig {
     pub socket_group: Option<String>,
     pub listen: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Send `X-Auth-Reason` with 401 and 403 answers of `/auth` (off by default).
+    pub reason_header: bool,
 }
 
 /// Which backend checks account passwords.
@@ -94,6 +96,7 @@ impl Default for HttpConfig {
             socket_group: None,
             listen: Vec::new(),
             trusted_proxies: proxies.iter().filter_map(|p| p.parse().ok()).collect(),
+            reason_header: false,
         }
     }
 }
@@ -318,6 +321,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.listen"), "{err}");
+    }
+
+    #[test]
+    fn parse_reason_header_is_off_by_default_and_a_boolean() {
+        assert!(!parse("").unwrap().http.reason_header);
+        assert!(
+            parse("[http]\nreason_header = true\n")
+                .unwrap()
+                .http
+                .reason_header
+        );
+        let err = parse("[http]\nreason_header = \"yes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reason_header"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Via};
+use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, Via};
 
 /// Where a connection came from, for deciding whether to believe forwarding headers.
 #[derive(Debug, Clone, Copy)]
@@ -178,10 +178,29 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
             }
             r
         }
-        Decision::Unauthorized(_) | Decision::Ignore => unauthorized(engine),
-        Decision::Forbidden(_) | Decision::Locked => respond(StatusCode::FORBIDDEN, ""),
+        Decision::Unauthorized(r) => with_reason(unauthorized(engine), r, &config),
+        Decision::Ignore => unauthorized(engine),
+        Decision::Forbidden(r) => with_reason(respond(StatusCode::FORBIDDEN, ""), r, &config),
+        Decision::Locked => {
+            with_reason(respond(StatusCode::FORBIDDEN, ""), Reason::Locked, &config)
+        }
         Decision::Error => respond(StatusCode::INTERNAL_SERVER_ERROR, ""),
     }
+}
+
+/// Adds `X-Auth-Reason: <reason>` (the `reason` of `auth.failure`) to a refusal when
+/// `[http] reason_header` is on; off by default, since it tells a guesser more than
+/// 401 does (for example that a token exists but expired).
+fn with_reason(
+    mut r: Response<Full<Bytes>>,
+    reason: Reason,
+    config: &crate::config::Config,
+) -> Response<Full<Bytes>> {
+    if config.http.reason_header {
+        r.headers_mut()
+            .insert("x-auth-reason", HeaderValue::from_static(reason.as_str()));
+    }
+    r
 }
 
 fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
@@ -195,33 +214,35 @@ fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
 
 fn metrics_text(engine: &Engine) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    engine.metrics.render(&[
-        (
-            "apitokend_cache_hits_total",
-            "Token cache hits.",
-            get(&engine.cache.hits),
-        ),
-        (
-            "apitokend_cache_misses_total",
-            "Token cache misses.",
-            get(&engine.cache.misses),
-        ),
-        (
+    engine.metrics.render(
+        &[
+            (
+                "apitokend_cache_hits_total",
+                "Token cache hits.",
+                get(&engine.cache.hits),
+            ),
+            (
+                "apitokend_cache_misses_total",
+                "Token cache misses.",
+                get(&engine.cache.misses),
+            ),
+            (
+                "apitokend_syslog_sent_total",
+                "Syslog lines delivered.",
+                get(&engine.syslog.sent),
+            ),
+            (
+                "apitokend_syslog_dropped_total",
+                "Syslog lines dropped because the log socket was slow or gone.",
+                get(&engine.syslog.dropped),
+            ),
+        ],
+        &[(
             "apitokend_cache_entries",
             "Tokens in the cache now.",
             engine.cache.len() as u64,
-        ),
-        (
-            "apitokend_syslog_sent_total",
-            "Syslog lines delivered.",
-            get(&engine.syslog.sent),
-        ),
-        (
-            "apitokend_syslog_dropped_total",
-            "Syslog lines dropped because the log socket was slow or gone.",
-            get(&engine.syslog.dropped),
-        ),
-    ])
+        )],
+    )
 }
 
 #[cfg(test)]

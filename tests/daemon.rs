@@ -175,7 +175,7 @@ fn health_and_metrics_answer() {
         "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(
-        metrics.contains("apitokend_requests_total{result=\"unauthorized\"} 1"),
+        metrics.contains("apitokend_requests_total{via=\"http\",result=\"unauthorized\"} 1"),
         "{metrics}"
     );
     assert!(

@@ -40,6 +40,11 @@ packages=(
     sshpass
     wrk
     sqlite3
+    git
+    fcgiwrap
+    prometheus
+    python3-requests
+    curl
 )
 
 install_packages() {
@@ -76,9 +81,9 @@ install_packages() {
         rm -f "$policy"
     fi
     # A policy-rc.d that was already there may allow starts; the tests need no system
-    # web server, so stop any that the installation just started.
+    # web server or Prometheus, so stop any that the installation just started.
     local svc
-    for svc in nginx apache2; do
+    for svc in nginx apache2 fcgiwrap prometheus; do
         if [[ " ${missing[*]} " == *" $svc "* ]] && command -v service >/dev/null \
             && service "$svc" status >/dev/null 2>&1; then
             service "$svc" stop || true

@@ -255,7 +255,8 @@ impl Engine {
             Decision::Ignore => 3,
             Decision::Error => 4,
         };
-        self.metrics.observe(index, started.elapsed());
+        self.metrics
+            .observe(req.via.as_str(), index, started.elapsed());
         decision
     }
 

@@ -25,9 +25,23 @@ pub struct Nginx {
     child: Option<Child>,
 }
 
+/// What to start nginx with beyond the shipped snippet as it is.
+#[derive(Default)]
+pub struct Options {
+    /// Uncomment the snippet's `X-Auth-Reason` lines, as its comment tells admins to.
+    pub pass_reason: bool,
+    /// The application's `location / { ... }` body in place of the echo application.
+    pub application: Option<String>,
+}
+
 impl Nginx {
     /// Starts nginx in front of the daemon listening on `http_sock`.
     pub fn start(http_sock: &Path) -> Nginx {
+        Self::start_with(http_sock, &Options::default())
+    }
+
+    /// Starts nginx in front of the daemon, as `options` say.
+    pub fn start_with(http_sock: &Path, options: &Options) -> Nginx {
         // Free ports are picked by binding port 0 and releasing it; another process can
         // take one in between, so a start that fails on a taken port is retried.
         for _attempt in 0..10 {
@@ -42,7 +56,8 @@ impl Nginx {
             // The workers run as nobody when the tests run as root.
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(&conf, config(dir.path(), port, echo_port, http_sock)).unwrap();
+            let text = config(dir.path(), port, echo_port, http_sock, options);
+            std::fs::write(&conf, text).unwrap();
             let child = Command::new(nginx_binary())
                 .arg("-p")
                 .arg(dir.path())
@@ -179,14 +194,31 @@ pub fn shipped_snippet(http_sock: &Path) -> String {
     snippet.replace(SHIPPED_SOCKET, &http_sock.display().to_string())
 }
 
-fn config(dir: &Path, port: u16, echo_port: u16, http_sock: &Path) -> String {
+/// The lines of the shipped snippet that pass the refusal reason on, commented out.
+const REASON_LINES: [&str; 2] = [
+    "# auth_request_set $api_reason $upstream_http_x_auth_reason;",
+    "# add_header X-Auth-Reason $api_reason always;",
+];
+
+/// The echo application: shows what nginx passed on after auth_request.
+const ECHO: &str = r#"default_type text/plain;
+            return 200 "user=$http_x_remote_user\nmethod=$http_x_remote_auth_method\nauthorization=$http_authorization\ntoken_id=$http_x_remote_token_id\n";"#;
+
+fn config(dir: &Path, port: u16, echo_port: u16, http_sock: &Path, options: &Options) -> String {
     let d = dir.display();
     let user = if nix::unistd::Uid::effective().is_root() {
         "user nobody nogroup;"
     } else {
         ""
     };
-    let snippet = shipped_snippet(http_sock);
+    let mut snippet = shipped_snippet(http_sock);
+    if options.pass_reason {
+        for line in REASON_LINES {
+            assert!(snippet.contains(line), "the shipped snippet lost {line:?}");
+            snippet = snippet.replace(line, line.trim_start_matches("# "));
+        }
+    }
+    let application = options.application.as_deref().unwrap_or(ECHO);
     format!(
         r#"worker_processes 1;
 daemon off;
@@ -219,12 +251,11 @@ http {{
 {snippet}
     }}
 
-    # The application: shows what nginx passed on after auth_request.
+    # The application behind the snippet's `backend`.
     server {{
         listen 127.0.0.1:{echo_port};
         location / {{
-            default_type text/plain;
-            return 200 "user=$http_x_remote_user\nmethod=$http_x_remote_auth_method\ntoken_id=$http_x_remote_token_id\n";
+            {application}
         }}
     }}
 }}
