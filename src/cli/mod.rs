@@ -75,8 +75,14 @@ impl CliError {
                  apitoken at its socket with --socket PATH or APITOKEN_SOCKET=PATH."
                     .to_string()
             }
-            // A daemon message that already names a command carries its own fix.
+            // A daemon message that already names a command carries its own fix, and a
+            // refusal that already says who may is not said twice.
             CliError::Client(ClientError::Daemon(e)) if e.message.contains("apitoken ") => {
+                String::new()
+            }
+            CliError::Client(ClientError::Daemon(e))
+                if e.kind == ErrorKind::PermissionDenied && e.message.contains("admin") =>
+            {
                 String::new()
             }
             CliError::Client(ClientError::Daemon(e)) => match e.kind {
@@ -213,5 +219,20 @@ mod tests {
         };
         let err = CliError::Client(ClientError::Daemon(reply));
         assert_eq!(err.message("show").lines().count(), 1);
+    }
+
+    #[test]
+    fn message_permission_denied_that_names_admins_is_said_once() {
+        let said = |message: &str| {
+            CliError::Client(ClientError::Daemon(ErrorReply {
+                kind: ErrorKind::PermissionDenied,
+                message: message.into(),
+            }))
+            .message("settings")
+        };
+        let once = said("permission denied: settings set is for admins (root or members of the admin group); ask an administrator");
+        assert_eq!(once.lines().count(), 1, "{once}");
+        let other = said("permission denied: token x belongs to another user");
+        assert_eq!(other.lines().count(), 2, "{other}");
     }
 }

@@ -76,14 +76,46 @@ pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
     }
 }
 
+/// Why `v` is not a validity, said for the near misses people type: other month or year
+/// counts, and dates of the right shape that do not exist.
+fn explain_bad_validity(v: &str) -> String {
+    const CHOICES: &str = "use never, 6m, 1y, 2y, a number of days like 30d, or a date YYYY-MM-DD";
+    let count = |unit: char| {
+        v.strip_suffix(unit)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if let Some(n) = count('m') {
+        return format!(
+            "{v:?} is not a validity: months come as 6m only (and years as 1y or 2y); for \
+             {n} months use a number of days like {}d or a date YYYY-MM-DD",
+            n.parse::<u32>().map_or(30, |n| n.saturating_mul(30).max(1))
+        );
+    }
+    if count('y').is_some() {
+        return format!("{v:?} is not a validity: years come as 1y or 2y; {CHOICES}");
+    }
+    let parts: Vec<&str> = v.split('-').collect();
+    let numeric = |p: &str, len: usize| p.len() == len && p.bytes().all(|b| b.is_ascii_digit());
+    if let [y, m, d] = parts[..] {
+        if numeric(y, 4) && numeric(m, 2) && numeric(d, 2) {
+            return match (y.parse::<i32>(), m.parse::<u8>().map(time::Month::try_from)) {
+                (Ok(year), Ok(Ok(month))) => format!(
+                    "{v} is not a date: there is no such day ({month} {year} has {} days)",
+                    month.length(year)
+                ),
+                _ => format!("{v} is not a date: there is no month {m}"),
+            };
+        }
+    }
+    format!("{v:?} is not a validity; {CHOICES}")
+}
+
 /// Parses `never`, `6m`, `1y`, `2y`, `Nd` or `YYYY-MM-DD` into an expiry (`None` = never).
 pub fn parse_validity(
     v: &str,
     now: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, SettingError> {
-    let bad = || {
-        SettingError(format!("{v:?} is not a validity; use never, 6m, 1y, 2y, a number of days like 30d, or a date YYYY-MM-DD"))
-    };
+    let bad = || SettingError(explain_bad_validity(v));
     Ok(Some(match v {
         "never" => return Ok(None),
         "6m" => add_months(now, 6),

@@ -159,3 +159,25 @@ fn set_failed_value_changes_nothing() {
     assert!(s.set("lockout-window", "0").is_err());
     assert_eq!(s, Settings::default());
 }
+
+#[test]
+fn parse_validity_near_misses_say_what_is_wrong() {
+    let now = datetime!(2026-01-01 00:00 UTC);
+    let said = |v: &str| parse_validity(v, now).unwrap_err().to_string();
+    let months = said("3m");
+    assert!(
+        months.contains("months come as 6m only") && months.contains("90d"),
+        "{months}"
+    );
+    assert!(said("12m").contains("months come as 6m only"));
+    assert!(said("5y").contains("years come as 1y or 2y"));
+    let feb = said("2027-02-30");
+    assert!(
+        feb.contains("no such day") && feb.contains("February 2027 has 28 days"),
+        "{feb}"
+    );
+    assert!(said("2028-02-30").contains("29 days"));
+    assert!(said("2027-13-01").contains("no month 13"));
+    assert!(said("soon").contains("use never, 6m, 1y, 2y"));
+    assert!(parse_validity("2027-02-28", now).is_ok());
+}

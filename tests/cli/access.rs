@@ -83,7 +83,14 @@ fn regular_user_admin_commands_exit_permission_denied() {
         &["delete", "--all", "--user", user],
     ];
     for args in cases {
-        assert_code(&d.cli_as(user, args), 3);
+        let out = d.cli_as(user, args);
+        assert_code(&out, 3);
+        let said = stderr(&out);
+        assert_eq!(
+            said.lines().count(),
+            1,
+            "{args:?}: said more than once: {said}"
+        );
     }
     let settings = json(&d.cli_as(user, &["settings", "--json"]));
     assert_eq!(

@@ -183,3 +183,23 @@ fn settings_set_bad_value_is_error_and_changes_nothing() {
     assert_eq!(v["max-validity"], "never");
     assert_eq!(v["password-auth"], "on");
 }
+
+#[test]
+fn expires_near_misses_say_what_is_wrong_and_create_nothing() {
+    let d = Daemon::start();
+    let cases = [
+        ("3m", "months come as 6m only"),
+        ("2027-02-30", "no such day (February 2027 has 28 days)"),
+    ];
+    for (expires, said) in cases {
+        let out = d.cli(&["create", "--user", "alice", "--expires", expires]);
+        assert_code(&out, 1);
+        let text = stderr(&out);
+        assert!(text.contains(said), "--expires {expires}: {text}");
+        assert_eq!(text.lines().count(), 2, "--expires {expires}: {text}");
+    }
+    assert_eq!(
+        json(&d.cli(&["list", "--all", "--json"])),
+        serde_json::json!([])
+    );
+}
