@@ -217,3 +217,27 @@ fn nothing_runs_that_was_not_asked_for_helper_exits_0_only_on_allow() {
         "no help on stderr"
     );
 }
+
+#[test]
+fn apache_helper_reason_line_never_repeats_a_token_typed_as_user_name() {
+    let daemon = Daemon::start();
+    let token = daemon.create_token("alice");
+    let apache = Apache::start(&daemon.check_sock());
+    assert_eq!(apache.get("/api/", Some((&token, &token))), 401);
+    assert_eq!(apache.get("/api/", Some(("bob", &token))), 401);
+    let log = apache.error_log();
+    let ours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("apitoken-external:"))
+        .collect();
+    assert_eq!(ours.len(), 2, "one reason line per refusal:\n{log}");
+    assert!(ours[0].contains("token-shaped, not shown"), "{log}");
+    assert!(
+        ours[1].contains("\"bob\" refused: reason=wrong_user"),
+        "{log}"
+    );
+    assert!(
+        ours.iter().all(|l| !l.contains(&token[13..])),
+        "the helper logged the secret:\n{log}"
+    );
+}

@@ -163,6 +163,7 @@ check "zsh completion" test -f /usr/share/zsh/vendor-completions/_apitoken
 check "fish completion" test -f /usr/share/fish/vendor_completions.d/apitoken.fish
 check "nginx example" test -f /usr/share/doc/apitokend/examples/nginx/apitokend.conf
 check "Apache example" test -f /usr/share/doc/apitokend/examples/apache/apitoken.conf
+check "Apache WebDAV example" test -f /usr/share/doc/apitokend/examples/apache/apitoken-webdav.conf
 check "group apitoken-admin exists" getent group apitoken-admin
 check "state directory /var/lib/apitokend is mode 0700" mode_is /var/lib/apitokend 700
 

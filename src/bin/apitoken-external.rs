@@ -77,10 +77,15 @@ fn main() -> ExitCode {
         Ok(reply) => {
             if reply.verdict != Verdict::Allow && !reply.reason.is_empty() {
                 // Apache logs every refusal as a password mismatch; this line, just before
-                // it in the error log, says why (the user name has no control characters).
+                // it in the error log, says why. The user name has no control characters;
+                // a token typed as the user name is not repeated here.
+                let user = if request.user.contains("atk_") {
+                    "(token-shaped, not shown)".to_string()
+                } else {
+                    format!("{:?}", request.user)
+                };
                 eprintln!(
-                    "apitoken-external: user {:?} refused: reason={}",
-                    request.user,
+                    "apitoken-external: user {user} refused: reason={}",
                     reply.reason.escape_default()
                 );
             }
