@@ -161,19 +161,28 @@ const EXTERNAL: Extra = Extra {
         "Apache's mod_authnz_external runs it for each Basic-auth login (pipe method): \
          it reads the user name and the secret, one per line, on standard input, and the \
          client address from $IP, asks apitokend over check.sock and answers with its exit \
-         status. The same rules apply as for nginx, including the password fallback.",
+         status. The same rules apply as for nginx, including the password fallback and \
+         the read and write scopes, which the configuration names with \
+         AuthExternalContext (login tokens are for PAM and refused here). Basic only: \
+         Bearer tokens never reach the helper.",
         "In the Apache configuration: DefineExternalAuth apitoken pipe \
          /usr/lib/apitokend/apitoken-external (options may follow the path), then \
          AuthBasicProvider external and AuthExternal apitoken in the protected location. \
-         An example is in /usr/share/doc/apitokend/examples/apache/.",
+         Examples are in /usr/share/doc/apitokend/examples/apache/. The helper exits 0 \
+         only when apitokend allows the login: --help, --version or any other argument \
+         it does not know is a misconfiguration (exit 50, help on standard error), and \
+         input with a third line or a user name with control characters is refused.",
     ],
     sections: &[
         (
             "EXIT STATUS",
             &[
                 ("0", "Allowed."),
-                ("1", "Invalid credentials."),
-                ("3", "Address not allowed, or password logins off."),
+                ("1", "Invalid credentials, or input the helper refuses."),
+                (
+                    "3",
+                    "Address not allowed, password logins off, or outside the token's scopes.",
+                ),
                 ("7", "User locked out."),
                 (
                     "50",
@@ -185,7 +194,15 @@ const EXTERNAL: Extra = Extra {
             "ENVIRONMENT",
             &[
                 ("IP", "Client address, checked against allowed-networks."),
-                ("URI", "Requested URI, for the log."),
+                (
+                    "URI",
+                    "Requested URI, judged against a token's path prefixes.",
+                ),
+                (
+                    "CONTEXT",
+                    "From AuthExternalContext: read or write (unset: write; anything else \
+                     is a misconfiguration).",
+                ),
             ],
         ),
     ],
