@@ -22,12 +22,10 @@ mod paths;
 mod rotation;
 mod scopes;
 
-use std::path::Path;
-use std::process::Command;
 
 use common::http::{auth_as_nginx, Response};
 use common::tokens::bearer;
-use common::{stderr, stdout, Daemon};
+use common::{stderr, Daemon};
 use nginx_harness::Nginx;
 use serde_json::Value;
 
@@ -93,19 +91,7 @@ pub fn assert_status(resp: &Response, want: u16, what: &str) {
     assert_eq!(resp.status, want, "{what}: {resp:?}");
 }
 
-/// Runs SQL through the `sqlite3` command on a database file and returns its output.
-#[track_caller]
-pub fn sqlite(db: &Path, sql: &str) -> String {
-    let mut cmd = Command::new("sqlite3");
-    cmd.arg("-batch").arg(db);
-    let out = common::run::run_with_input(&mut cmd, sql.as_bytes());
-    assert!(
-        out.status.success(),
-        "sqlite3 failed on {sql:?} (`bash tests/run.sh` installs it): {}",
-        stderr(&out)
-    );
-    stdout(&out)
-}
+pub use common::run::sqlite;
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {

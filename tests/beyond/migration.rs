@@ -42,18 +42,8 @@ const SCHEMA_V1: &str = "CREATE TABLE tokens (
 /// A real token and its hash as a release before the SHA-256 verifier stored it: argon2id
 /// with that release's defaults (m=19456 KiB, t=2, p=1). (token, hash)
 fn real_token() -> (String, String) {
-    use argon2::password_hash::{PasswordHasher, SaltString};
     let token = apitokend::token::Token::generate().unwrap();
-    let params = argon2::Params::new(19456, 2, 1, None).unwrap();
-    let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).unwrap();
-    let hash = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password(
-            token.expose().as_bytes(),
-            &SaltString::encode_b64(&salt).unwrap(),
-        )
-        .unwrap()
-        .to_string();
+    let hash = crate::common::tokens::argon2_phc(token.expose(), 19456, 2);
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

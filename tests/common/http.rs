@@ -232,3 +232,12 @@ pub fn auth_as_nginx(
         b"",
     )
 }
+
+/// A counter or gauge of the daemon's `/metrics` on `http.sock` (the unlabelled sample).
+pub fn metric(sock: &Path, name: &str) -> u64 {
+    let resp = unix_request(sock, "GET", "/metrics", &[], b"");
+    resp.text()
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}

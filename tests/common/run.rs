@@ -147,3 +147,17 @@ pub fn pam_matrix_backend(
 pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
+
+/// Runs SQL through the `sqlite3` command on a database file and returns its output.
+#[track_caller]
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let mut cmd = Command::new("sqlite3");
+    cmd.arg("-batch").arg(db);
+    let out = run_with_input(&mut cmd, sql.as_bytes());
+    assert!(
+        out.status.success(),
+        "sqlite3 failed on {sql:?} (`bash tests/run.sh` installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -65,3 +65,16 @@ pub fn unique_name(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// An argon2id PHC string of `token` with memory `m_kib` and `t` passes, as releases
+/// before the SHA-256 verifier stored tokens.
+pub fn argon2_phc(token: &str, m_kib: u32, t: u32) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(m_kib, t, 1, None).unwrap();
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(token.as_bytes(), &SaltString::encode_b64(&salt).unwrap())
+        .unwrap()
+        .to_string()
+}

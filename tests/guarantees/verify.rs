@@ -1,0 +1,99 @@
+//! **No local user can deny others** (SPEC §13), for `apitoken verify`: it is judged by the
+//! same engine as every front end (its queue, budgets, lockout and audit), so an
+//! unprivileged user who runs it in bulk cannot delay anyone's check, and leaves a trace.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::auth;
+use crate::common::run::sqlite;
+use crate::common::tokens::{argon2_phc, bearer, forged_token, token_id};
+use crate::common::{ensure_user, Daemon};
+
+/// The unprivileged user who runs `apitoken verify` in bulk; no other test uses it.
+const VERIFIER: &str = "atk-verifier";
+
+/// The `result="..."` sample of `apitokend_requests_total`.
+fn decisions(daemon: &Daemon, result: &str) -> u64 {
+    let resp = crate::common::http::unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
+    let prefix = format!("apitokend_requests_total{{result=\"{result}\"}} ");
+    resp.text()
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+}
+
+#[test]
+fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check() {
+    ensure_user(VERIFIER);
+    let daemon = Daemon::start_with("[password]\nbackend = \"none\"\n", &[]);
+    // A token stored by an older release with production argon2 parameters: checking a
+    // secret against it is the most expensive thing `verify` can ask for.
+    let legacy = daemon.create_token("vfy-victim");
+    let phc = argon2_phc(&legacy, 19456, 2);
+    sqlite(
+        &daemon.db_path(),
+        &format!(
+            "UPDATE tokens SET hash = '{phc}' WHERE id = '{}';",
+            token_id(&legacy)
+        ),
+    );
+    let fresh: Vec<String> = (0..3).map(|_| daemon.create_token("vfy-other")).collect();
+    let unauthorized_before = decisions(&daemon, "unauthorized");
+
+    let mut children: Vec<_> = (0..250)
+        .map(|_| {
+            Command::new("runuser")
+                .args(["-u", VERIFIER, "--", env!("CARGO_BIN_EXE_apitoken")])
+                .arg("--socket")
+                .arg(daemon.admin_sock())
+                .arg("verify")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in &mut children {
+        let forged = forged_token(token_id(&legacy));
+        let _ = c
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{forged}\n").as_bytes());
+    }
+    // Meanwhile, first uses of other tokens (nothing cached) through http.sock.
+    let mut took = Vec::new();
+    for token in &fresh {
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        assert_eq!(auth(&daemon.http_sock(), &bearer(token)), 200);
+        took.push(started.elapsed());
+    }
+    let codes: Vec<Option<i32>> = children
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code())
+        .collect();
+    let counted = decisions(&daemon, "unauthorized") - unauthorized_before;
+    let logged = daemon
+        .syslog_lines()
+        .iter()
+        .filter(|l| l.contains("event=auth.failure") && l.contains("via=cli"))
+        .count();
+    println!("250 `apitoken verify` by {VERIFIER}: http first uses took {took:?}; {counted} counted, {logged} logged");
+    assert!(
+        took.iter().all(|t| *t < Duration::from_secs(1)),
+        "an http check waited behind `apitoken verify`: {took:?}"
+    );
+    assert!(codes.iter().all(|c| c.is_some()), "{codes:?}");
+    assert!(
+        counted >= 250,
+        "only {counted} of 250 verifications were counted in /metrics"
+    );
+    assert!(
+        logged >= 250,
+        "only {logged} of 250 verifications reached the audit log"
+    );
+}
