@@ -1,91 +1,96 @@
-//! The success cache of the hot path: a verified token is remembered for `ttl_seconds`, so
-//! argon2 runs once per token per cache lifetime (entries past it stay, until the cache
-//! fills, only as a fallback for ids under a flood: [`Cache::get_stale`]). Keys are SHA-256 of a per-process random
-//! key and the token, so the cache never holds a usable secret. Only successes are cached.
-//! Every invalidation bumps a generation; a verification that started before it may not
-//! insert its result, so a token deleted mid-verification is never cached.
+//! The record cache of the hot path: a token's stored row (its verifier and attributes)
+//! and its owner's admin status, by token id, as loaded from the store.
+//!
+//! - Every request checks the presented secret against the cached verifier (one SHA-256),
+//!   so a forged secret for a known id never reaches the database, and never evicts,
+//!   replaces or refreshes the real token's entry.
+//! - An entry lives `ttl_seconds` from when it was *loaded*; hits never extend it, so NSS
+//!   changes (group membership) apply within the lifetime whatever traffic arrives.
+//! - Policy (settings, lockout, networks, scopes, expiry) is applied on every request, so
+//!   settings changes leave the cache alone; deletions and rotations invalidate by id.
+//! - Every invalidation bumps a generation under the insert lock; a record loaded before
+//!   it can never be inserted after it.
+//! - Bounded by `max_entries` and evicting by recency and frequency (quick_cache's
+//!   CLOCK-Pro), never emptied wholesale.
 
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
-use crate::token::Token;
-
-/// A token's fingerprint: the cache key.
-pub type Fingerprint = [u8; 32];
-
-/// What a successful verification established about a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+/// What the store and NSS said about one token when it was loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
     pub id: String,
+    /// The stored one-way verifier (`token::at_rest`).
+    pub verifier: String,
     pub owner: String,
     pub expires_at: Option<i64>,
-    /// The owner is root or in `admin_group` (SPEC §4).
+    /// The owner is root or in `admin_group` (SPEC §4), as NSS said at load time.
     pub owner_admin: bool,
     /// Scopes, path prefixes and networks of the token.
     pub restrictions: crate::scope::Restrictions,
     /// When a rotated-away token stops working.
     pub revoke_at: Option<i64>,
+    /// When it was loaded (milliseconds since the epoch); it expires `ttl` later.
+    pub loaded_ms: i64,
+    /// The cache generation read before the store was asked.
+    pub generation: u64,
 }
 
-struct Slot {
-    entry: Arc<Verified>,
-    inserted: Instant,
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("loaded_ms", &self.loaded_ms)
+            .finish_non_exhaustive()
+    }
 }
+
+type Map = quick_cache::sync::Cache<String, Arc<Record>>;
 
 /// The cache itself.
 pub struct Cache {
-    key: [u8; 32],
-    ttl: Duration,
-    max_entries: usize,
-    map: Mutex<HashMap<Fingerprint, Slot>>,
+    /// `None` when caching is off (`ttl_seconds` or `max_entries` 0).
+    map: Option<Map>,
+    ttl_ms: i64,
     generation: AtomicU64,
+    /// Serialises inserts against invalidations (never taken by lookups).
+    writes: Mutex<()>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
 
 impl Cache {
-    /// A cache with a fresh random key.
-    pub fn new(ttl: Duration, max_entries: usize) -> std::io::Result<Cache> {
-        let mut key = [0u8; 32];
-        getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
-        Ok(Cache {
-            key,
-            ttl,
-            max_entries,
-            map: Mutex::new(HashMap::new()),
+    /// A cache of at most `max_entries` records living `ttl_seconds` each.
+    pub fn new(ttl_seconds: u64, max_entries: usize) -> Cache {
+        let on = ttl_seconds > 0 && max_entries > 0;
+        Cache {
+            map: on.then(|| Map::new(max_entries)),
+            ttl_ms: i64::try_from(ttl_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
             generation: AtomicU64::new(0),
+            writes: Mutex::new(()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-        })
+        }
     }
 
-    fn map(&self) -> MutexGuard<'_, HashMap<Fingerprint, Slot>> {
-        // The map holds no invariant a panic could break half-way.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn writes(&self) -> MutexGuard<'_, ()> {
+        // Guards no data of its own; a panic elsewhere cannot leave it inconsistent.
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The key under which `token` is cached.
-    pub fn fingerprint(&self, token: &Token) -> Fingerprint {
-        let mut h = Sha256::new();
-        h.update(self.key);
-        h.update(token.expose().as_bytes());
-        h.finalize().into()
-    }
-
-    /// The current generation; pass it back to [`Cache::insert`].
+    /// The current generation; a load records it before asking the store.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// A live entry for `fp`, if any.
-    pub fn get(&self, fp: &Fingerprint) -> Option<Arc<Verified>> {
-        let found = match self.map().get(fp) {
-            Some(slot) if slot.inserted.elapsed() < self.ttl => Some(slot.entry.clone()),
-            _ => None,
-        };
+    /// A record loaded less than the lifetime ago, if any.
+    pub fn get(&self, id: &str, now_ms: i64) -> Option<Arc<Record>> {
+        let found = self
+            .map
+            .as_ref()
+            .and_then(|m| m.get(id))
+            .filter(|r| now_ms.saturating_sub(r.loaded_ms) < self.ttl_ms);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -95,56 +100,41 @@ impl Cache {
         found
     }
 
-    /// An entry past its lifetime but never invalidated: a token that was verified before
-    /// and has not been deleted, rotated or affected by a settings change since. Used only
-    /// when its id is flooded with wrong secrets, so its owner keeps working without a hash.
-    pub fn get_stale(&self, fp: &Fingerprint) -> Option<Arc<Verified>> {
-        self.map().get(fp).map(|slot| slot.entry.clone())
+    /// Caches `record` unless anything was invalidated since its generation was read.
+    /// True when it was stored.
+    pub fn insert(&self, record: Arc<Record>) -> bool {
+        let Some(map) = &self.map else { return false };
+        let _w = self.writes();
+        if self.generation.load(Ordering::Acquire) != record.generation {
+            return false;
+        }
+        map.insert(record.id.clone(), record);
+        true
     }
 
-    /// Caches a success unless anything was invalidated since `generation` was read.
-    pub fn insert(&self, fp: Fingerprint, entry: Arc<Verified>, generation: u64) {
-        if self.max_entries == 0 || self.ttl.is_zero() {
-            return;
-        }
-        let mut map = self.map();
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if map.len() >= self.max_entries {
-            let ttl = self.ttl;
-            map.retain(|_, s| s.inserted.elapsed() < ttl);
-            if map.len() >= self.max_entries {
-                // Still full of live entries: start over rather than grow without bound.
-                map.clear();
+    /// Drops the given token ids; loads that began before cannot insert afterwards.
+    pub fn invalidate(&self, ids: &[String]) {
+        let _w = self.writes();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(map) = &self.map {
+            for id in ids {
+                map.remove(id.as_str());
             }
         }
-        map.insert(
-            fp,
-            Slot {
-                entry,
-                inserted: Instant::now(),
-            },
-        );
     }
 
-    /// Drops every entry of the given token ids (a deletion).
-    pub fn remove_tokens(&self, ids: &[String]) {
-        let mut map = self.map();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        map.retain(|_, s| !ids.contains(&s.entry.id));
-    }
-
-    /// Drops everything (a settings change).
+    /// Drops everything (a reload may change who is an admin).
     pub fn clear(&self) {
-        let mut map = self.map();
+        let _w = self.writes();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        map.clear();
+        if let Some(map) = &self.map {
+            map.clear();
+        }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map().len()
+        self.map.as_ref().map_or(0, |m| m.len())
     }
 
     /// Whether the cache is empty.
@@ -157,77 +147,69 @@ impl Cache {
 mod tests {
     use super::*;
 
-    fn entry(id: &str) -> Arc<Verified> {
-        Arc::new(Verified {
-            restrictions: Default::default(),
-            revoke_at: None,
+    fn record(id: &str, loaded_ms: i64, generation: u64) -> Arc<Record> {
+        Arc::new(Record {
             id: id.into(),
+            verifier: "$sha256$v=1$x$y".into(),
             owner: "alice".into(),
             expires_at: None,
             owner_admin: false,
+            restrictions: Default::default(),
+            revoke_at: None,
+            loaded_ms,
+            generation,
         })
     }
 
     #[test]
-    fn insert_then_get_hits() {
-        let c = Cache::new(Duration::from_secs(60), 10).unwrap();
-        let t = Token::generate().unwrap();
-        let fp = c.fingerprint(&t);
-        assert!(c.get(&fp).is_none());
-        c.insert(fp, entry(t.id()), c.generation());
-        assert_eq!(c.get(&fp).unwrap().id, t.id());
+    fn get_within_lifetime_hits_and_is_never_extended() {
+        let c = Cache::new(60, 10);
+        assert!(c.insert(record("a", 1_000, c.generation())));
+        assert!(c.get("a", 1_000).is_some());
+        // Hits at 59.9 s do not move the expiry.
+        assert!(c.get("a", 60_900).is_some());
+        assert!(c.get("a", 61_000).is_none());
+        assert_eq!(c.hits.load(Ordering::Relaxed), 2);
     }
 
     #[test]
     fn insert_after_invalidation_is_dropped() {
-        let c = Cache::new(Duration::from_secs(60), 10).unwrap();
-        let t = Token::generate().unwrap();
-        let fp = c.fingerprint(&t);
+        let c = Cache::new(60, 10);
         let gen = c.generation();
-        c.remove_tokens(&[t.id().to_string()]);
-        c.insert(fp, entry(t.id()), gen);
-        assert!(c.get(&fp).is_none());
+        c.invalidate(&["a".to_string()]);
+        assert!(!c.insert(record("a", 0, gen)));
+        assert!(c.get("a", 0).is_none());
+        assert!(c.insert(record("a", 0, c.generation())));
     }
 
     #[test]
-    fn remove_tokens_drops_only_those() {
-        let c = Cache::new(Duration::from_secs(60), 10).unwrap();
-        let (a, b) = (Token::generate().unwrap(), Token::generate().unwrap());
-        c.insert(c.fingerprint(&a), entry(a.id()), c.generation());
-        c.insert(c.fingerprint(&b), entry(b.id()), c.generation());
-        c.remove_tokens(&[a.id().to_string()]);
-        assert!(c.get(&c.fingerprint(&a)).is_none());
-        assert!(c.get(&c.fingerprint(&b)).is_some());
+    fn invalidate_drops_only_those_ids() {
+        let c = Cache::new(60, 10);
+        c.insert(record("a", 0, 0));
+        c.insert(record("b", 0, 0));
+        c.invalidate(&["a".to_string()]);
+        assert!(c.get("a", 0).is_none());
+        assert!(c.get("b", 0).is_some());
     }
 
     #[test]
-    fn fingerprint_is_keyed_per_cache() {
-        let t = Token::generate().unwrap();
-        let (c1, c2) = (
-            Cache::new(Duration::from_secs(1), 1).unwrap(),
-            Cache::new(Duration::from_secs(1), 1).unwrap(),
+    fn full_cache_evicts_some_never_all() {
+        let c = Cache::new(60, 100);
+        for i in 0..1000 {
+            c.insert(record(&format!("{i:08}"), 0, 0));
+        }
+        let n = c.len();
+        assert!(
+            n > 50 && n <= 110,
+            "{n} entries after 1000 inserts into 100"
         );
-        assert_ne!(c1.fingerprint(&t), c2.fingerprint(&t));
     }
 
     #[test]
-    fn get_stale_outlives_ttl_but_not_invalidation() {
-        let c = Cache::new(Duration::from_millis(1), 10).unwrap();
-        let t = Token::generate().unwrap();
-        let fp = c.fingerprint(&t);
-        c.insert(fp, entry(t.id()), c.generation());
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(c.get(&fp).is_none());
-        assert!(c.get_stale(&fp).is_some());
-        c.remove_tokens(&[t.id().to_string()]);
-        assert!(c.get_stale(&fp).is_none());
-    }
-
-    #[test]
-    fn zero_ttl_caches_nothing() {
-        let c = Cache::new(Duration::ZERO, 10).unwrap();
-        let t = Token::generate().unwrap();
-        c.insert(c.fingerprint(&t), entry(t.id()), c.generation());
-        assert!(c.is_empty());
+    fn zero_ttl_or_size_caches_nothing() {
+        for c in [Cache::new(0, 10), Cache::new(60, 0)] {
+            assert!(!c.insert(record("a", 0, 0)));
+            assert!(c.is_empty());
+        }
     }
 }

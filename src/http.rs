@@ -214,33 +214,33 @@ fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
 
 fn metrics_text(engine: &Engine) -> String {
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    engine.metrics.render(
+    engine.metrics().render(
         &[
             (
                 "apitokend_cache_hits_total",
                 "Token cache hits.",
-                get(&engine.cache.hits),
+                get(&engine.cache().hits),
             ),
             (
                 "apitokend_cache_misses_total",
                 "Token cache misses.",
-                get(&engine.cache.misses),
+                get(&engine.cache().misses),
             ),
             (
                 "apitokend_syslog_sent_total",
                 "Syslog lines delivered.",
-                get(&engine.syslog.sent),
+                get(&engine.syslog().sent),
             ),
             (
                 "apitokend_syslog_dropped_total",
                 "Syslog lines dropped because the log socket was slow or gone.",
-                get(&engine.syslog.dropped),
+                get(&engine.syslog().dropped),
             ),
         ],
         &[(
             "apitokend_cache_entries",
             "Tokens in the cache now.",
-            engine.cache.len() as u64,
+            engine.cache().len() as u64,
         )],
     )
 }

@@ -12,9 +12,10 @@
 //! - [`store`]: the store interface and its SQLite backend: tokens, settings, audit trail,
 //!   failure counts. Only it touches SQLite.
 //! - [`audit`]: audit events and the non-blocking syslog writer. Only it writes syslog.
-//! - [`engine`]: the decision engine every front end shares.
-//! - [`verify`]: the cold path: bounded, single-flight argon2 verification.
-//! - [`cache`]: the keyed success cache of the hot path.
+//! - [`clock`]: time as a parameter (system clock, manual clock for tests).
+//! - [`engine`]: the decision core: the one decision and the change operations.
+//! - [`verify`]: records by id (single-flight loads) and secrets against their verifiers.
+//! - [`cache`]: the bounded record cache of the hot path (quick_cache).
 //! - [`lockout`]: failure counts and locks.
 //! - [`lastused`]: write-behind of last-used time and address.
 //! - [`password`]: account passwords through PAM.
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod cache;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod frames;

@@ -1,6 +1,13 @@
-//! Failure counting and lockout (SPEC §5): per user, within `lockout-window`; at
-//! `lockout-threshold` the user is locked for `lockout-duration` (0 = until reset).
-//! Held in memory for the hot path; every change is handed back for the store to persist.
+//! Failure counting and lockout (SPEC §5, §13) for password attempts, per user (under the
+//! canonical name), within `lockout-window`; at `lockout-threshold` the user is locked for
+//! `lockout-duration` (0 = until reset).
+//!
+//! An attempt is counted when it *starts* ([`Lockout::begin`]): attempts in flight plus
+//! failures within the window never exceed the threshold, and one that would is refused
+//! unchecked. Token attempts are not counted at all (docs/decisions.md "Which failures
+//! count"), so a token success never clears password failures. Held in memory for the
+//! hot path; every change is handed back for the store to persist. Rows of users that
+//! are not locked are dropped when their window ends ([`Lockout::sweep`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -8,13 +15,52 @@ use std::sync::{Mutex, MutexGuard};
 use crate::settings::Settings;
 use crate::store::FailureRow;
 
-/// Users tracked at most; past it, rows without a lock whose window ended are pruned.
+/// Users tracked at most; past it, rows without a lock whose window ended are pruned,
+/// and if none can go, new names are refused unchecked (fail closed).
 pub const MAX_USERS: usize = 100_000;
+
+#[derive(Debug, Clone, Default)]
+struct Row {
+    failures: u32,
+    in_flight: u32,
+    window_start: i64,
+    /// `Some(i64::MAX)` means locked until reset.
+    locked_until: Option<i64>,
+}
+
+impl Row {
+    fn locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+
+    /// Starts over once a lock ended or the window passed.
+    fn refresh(&mut self, now: i64, window: i64) {
+        if self.locked_until.is_some_and(|t| t <= now) {
+            *self = Row {
+                in_flight: self.in_flight,
+                window_start: now,
+                ..Row::default()
+            };
+        } else if self.locked_until.is_none() && now - self.window_start >= window {
+            self.failures = 0;
+            self.window_start = now;
+        }
+    }
+
+    fn persisted(&self, user: &str) -> FailureRow {
+        FailureRow {
+            user: user.to_string(),
+            count: self.failures,
+            window_start: self.window_start,
+            locked_until: self.locked_until,
+        }
+    }
+}
 
 /// The in-memory failure table.
 #[derive(Default)]
 pub struct Lockout {
-    rows: Mutex<HashMap<String, FailureRow>>,
+    rows: Mutex<HashMap<String, Row>>,
 }
 
 /// What a recorded failure changed.
@@ -25,81 +71,75 @@ pub struct FailureChange {
     pub locked_now: bool,
 }
 
+/// A password attempt that was let through to be checked; report its result with
+/// [`Attempt::failed`] or [`Attempt::succeeded`]. Dropped unreported (the check could not
+/// decide), it counts as nothing.
+pub struct Attempt<'a> {
+    lockout: &'a Lockout,
+    /// `None` when lockout is disabled.
+    user: Option<String>,
+}
+
 impl Lockout {
     /// Starts from the persisted rows.
     pub fn new(rows: Vec<FailureRow>) -> Lockout {
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                let row = Row {
+                    failures: r.count,
+                    in_flight: 0,
+                    window_start: r.window_start,
+                    locked_until: r.locked_until,
+                };
+                (r.user, row)
+            })
+            .collect();
         Lockout {
-            rows: Mutex::new(rows.into_iter().map(|r| (r.user.clone(), r)).collect()),
+            rows: Mutex::new(rows),
         }
     }
 
-    fn rows(&self) -> MutexGuard<'_, HashMap<String, FailureRow>> {
-        // Rows are replaced whole, so a panic cannot leave one half-written.
+    fn rows(&self) -> MutexGuard<'_, HashMap<String, Row>> {
+        // Rows are updated field by field under the lock and hold no cross-row invariant.
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether `user` is locked at `now`.
     pub fn is_locked(&self, user: &str, now: i64) -> bool {
-        self.rows()
-            .get(user)
-            .is_some_and(|r| r.locked_until.is_some_and(|t| t > now))
+        self.rows().get(user).is_some_and(|r| r.locked(now))
     }
 
-    /// Counts a failure; `None` when lockout is disabled.
-    pub fn record_failure(&self, user: &str, now: i64, s: &Settings) -> Option<FailureChange> {
-        if s.lockout_threshold == 0 || user.is_empty() {
-            return None;
+    /// Lets one password attempt for `user` be checked, or `None`: the user is locked, or
+    /// failures and attempts in flight already reach the threshold.
+    pub fn begin(&self, user: &str, now: i64, s: &Settings) -> Option<Attempt<'_>> {
+        if s.lockout_threshold == 0 {
+            return Some(Attempt {
+                lockout: self,
+                user: None,
+            });
         }
+        let window = s.lockout_window as i64;
         let mut rows = self.rows();
         if rows.len() >= MAX_USERS && !rows.contains_key(user) {
-            let window = s.lockout_window as i64;
-            rows.retain(|_, r| {
-                r.locked_until.is_some_and(|t| t > now) || now - r.window_start < window
-            });
-        }
-        let row = rows.entry(user.to_string()).or_insert_with(|| FailureRow {
-            user: user.to_string(),
-            count: 0,
-            window_start: now,
-            locked_until: None,
-        });
-        let lock_over = row.locked_until.is_some_and(|t| t <= now);
-        if lock_over || now - row.window_start >= s.lockout_window as i64 {
-            *row = FailureRow {
-                user: user.to_string(),
-                count: 0,
-                window_start: now,
-                locked_until: None,
-            };
-        }
-        row.count = row.count.saturating_add(1);
-        let locked_now = row.locked_until.is_none() && row.count >= s.lockout_threshold;
-        if locked_now {
-            row.locked_until = Some(match s.lockout_duration {
-                0 => i64::MAX,
-                d => now.saturating_add(d as i64),
-            });
-        }
-        Some(FailureChange {
-            row: row.clone(),
-            locked_now,
-        })
-    }
-
-    /// Clears an unlocked user's count after a success; returns the row to persist, if any.
-    pub fn record_success(&self, user: &str) -> Option<FailureRow> {
-        let mut rows = self.rows();
-        match rows.get(user) {
-            Some(r) if r.locked_until.is_none() && r.count > 0 => {
-                let row = FailureRow {
-                    count: 0,
-                    ..r.clone()
-                };
-                rows.insert(user.to_string(), row.clone());
-                Some(row)
+            rows.retain(|_, r| r.in_flight > 0 || r.locked(now) || now - r.window_start < window);
+            if rows.len() >= MAX_USERS {
+                return None;
             }
-            _ => None,
         }
+        let row = rows.entry(user.to_string()).or_insert_with(|| Row {
+            window_start: now,
+            ..Row::default()
+        });
+        row.refresh(now, window);
+        if row.locked(now) || row.failures + row.in_flight >= s.lockout_threshold {
+            return None;
+        }
+        row.in_flight += 1;
+        Some(Attempt {
+            lockout: self,
+            user: Some(user.to_string()),
+        })
     }
 
     /// Forgets a user.
@@ -107,22 +147,79 @@ impl Lockout {
         self.rows().remove(user);
     }
 
+    /// Drops rows of users who are not locked and have nothing in flight once their window
+    /// ended (or their lock did).
+    pub fn sweep(&self, now: i64, s: &Settings) {
+        let window = s.lockout_window as i64;
+        self.rows().retain(|_, r| {
+            r.in_flight > 0 || r.locked(now) || (r.failures > 0 && now - r.window_start < window)
+        });
+    }
+
     /// Every row with a count or a lock, sorted by user.
     pub fn snapshot(&self) -> Vec<FailureRow> {
         let mut rows: Vec<FailureRow> = self
             .rows()
-            .values()
-            .filter(|r| r.count > 0 || r.locked_until.is_some())
-            .cloned()
+            .iter()
+            .filter(|(_, r)| r.failures > 0 || r.locked_until.is_some())
+            .map(|(u, r)| r.persisted(u))
             .collect();
         rows.sort_by(|a, b| a.user.cmp(&b.user));
         rows
     }
 }
 
+impl Attempt<'_> {
+    /// The attempt was checked and wrong: counts it, locking at the threshold.
+    pub fn failed(mut self, now: i64, s: &Settings) -> Option<FailureChange> {
+        let user = self.user.take()?;
+        let mut rows = self.lockout.rows();
+        let row = rows.get_mut(&user)?;
+        row.in_flight = row.in_flight.saturating_sub(1);
+        row.refresh(now, s.lockout_window as i64);
+        row.failures = row.failures.saturating_add(1);
+        let locked_now = row.locked_until.is_none() && row.failures >= s.lockout_threshold;
+        if locked_now {
+            row.locked_until = Some(match s.lockout_duration {
+                0 => i64::MAX,
+                d => now.saturating_add(d as i64),
+            });
+        }
+        Some(FailureChange {
+            row: row.persisted(&user),
+            locked_now,
+        })
+    }
+
+    /// The attempt was checked and right: clears an unlocked user's password failures.
+    /// Returns the row to persist when it changed.
+    pub fn succeeded(mut self) -> Option<FailureRow> {
+        let user = self.user.take()?;
+        let mut rows = self.lockout.rows();
+        let row = rows.get_mut(&user)?;
+        row.in_flight = row.in_flight.saturating_sub(1);
+        if row.locked_until.is_some() || row.failures == 0 {
+            return None;
+        }
+        row.failures = 0;
+        Some(row.persisted(&user))
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(user) = self.user.take() {
+            if let Some(row) = self.lockout.rows().get_mut(&user) {
+                row.in_flight = row.in_flight.saturating_sub(1);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
     fn settings(threshold: u32, window: &str, duration: &str) -> Settings {
         let mut s = Settings::default();
@@ -132,33 +229,57 @@ mod tests {
         s
     }
 
-    #[test]
-    fn record_failure_at_threshold_locks_for_duration() {
-        let l = Lockout::default();
-        let s = settings(3, "15m", "10m");
-        assert!(!l.record_failure("bob", 100, &s).unwrap().locked_now);
-        assert!(!l.record_failure("bob", 101, &s).unwrap().locked_now);
-        let third = l.record_failure("bob", 102, &s).unwrap();
-        assert!(third.locked_now);
-        assert_eq!(third.row.locked_until, Some(702));
-        assert!(l.is_locked("bob", 701));
-        assert!(!l.is_locked("bob", 702));
-        assert!(!l.is_locked("alice", 200));
+    fn fail(l: &Lockout, user: &str, now: i64, s: &Settings) -> Option<FailureChange> {
+        l.begin(user, now, s)?.failed(now, s)
     }
 
     #[test]
-    fn record_failure_outside_window_restarts_count() {
+    fn begin_counts_attempts_in_flight_towards_the_threshold() {
+        let l = Lockout::default();
+        let s = settings(3, "15m", "10m");
+        let held: Vec<_> = (0..3).map(|_| l.begin("bob", 100, &s).unwrap()).collect();
+        assert!(
+            l.begin("bob", 100, &s).is_none(),
+            "a fourth check in flight"
+        );
+        assert!(!l.is_locked("bob", 100));
+        drop(held);
+        // Unreported attempts (the check could not decide) count as nothing.
+        assert!(l.begin("bob", 100, &s).is_some());
+    }
+
+    #[test]
+    fn failures_at_threshold_lock_for_duration_on_a_manual_clock() {
+        let clock = ManualClock::at(100);
+        let l = Lockout::default();
+        let s = settings(3, "15m", "10m");
+        assert!(!fail(&l, "bob", clock.now(), &s).unwrap().locked_now);
+        clock.advance(1);
+        assert!(!fail(&l, "bob", clock.now(), &s).unwrap().locked_now);
+        clock.advance(1);
+        let third = fail(&l, "bob", clock.now(), &s).unwrap();
+        assert!(third.locked_now);
+        assert_eq!(third.row.locked_until, Some(702));
+        assert!(l.begin("bob", 701, &s).is_none());
+        assert!(l.is_locked("bob", 701));
+        assert!(!l.is_locked("bob", 702));
+        assert!(l.begin("bob", 702, &s).is_some(), "the lock ended");
+    }
+
+    #[test]
+    fn failures_outside_window_restart_count() {
         let l = Lockout::default();
         let s = settings(2, "1m", "10m");
-        l.record_failure("bob", 0, &s);
-        assert!(!l.record_failure("bob", 61, &s).unwrap().locked_now);
+        fail(&l, "bob", 0, &s);
+        assert!(!fail(&l, "bob", 61, &s).unwrap().locked_now);
+        assert!(fail(&l, "bob", 62, &s).unwrap().locked_now);
     }
 
     #[test]
     fn zero_duration_locks_until_reset() {
         let l = Lockout::default();
         let s = settings(1, "1m", "0");
-        assert!(l.record_failure("bob", 0, &s).unwrap().locked_now);
+        assert!(fail(&l, "bob", 0, &s).unwrap().locked_now);
         assert!(l.is_locked("bob", i64::MAX - 1));
         l.reset("bob");
         assert!(!l.is_locked("bob", 10));
@@ -167,9 +288,10 @@ mod tests {
     #[test]
     fn zero_threshold_disables() {
         let l = Lockout::default();
-        assert!(l
-            .record_failure("bob", 0, &settings(0, "1m", "0"))
-            .is_none());
+        let s = settings(0, "1m", "0");
+        for _ in 0..100 {
+            assert!(fail(&l, "bob", 0, &s).is_none());
+        }
         assert!(l.snapshot().is_empty());
     }
 
@@ -177,8 +299,32 @@ mod tests {
     fn success_clears_count_but_not_lock() {
         let l = Lockout::default();
         let s = settings(3, "15m", "10m");
-        l.record_failure("bob", 0, &s);
-        assert_eq!(l.record_success("bob").unwrap().count, 0);
-        assert!(l.record_success("bob").is_none());
+        fail(&l, "bob", 0, &s);
+        assert_eq!(l.begin("bob", 0, &s).unwrap().succeeded().unwrap().count, 0);
+        assert!(l.begin("bob", 0, &s).unwrap().succeeded().is_none());
+        fail(&l, "bob", 0, &s);
+        fail(&l, "bob", 0, &s);
+        fail(&l, "bob", 0, &s);
+        assert!(
+            l.begin("bob", 0, &s).is_none(),
+            "locked: nothing is checked"
+        );
+    }
+
+    #[test]
+    fn sweep_drops_unlocked_rows_when_their_window_ends() {
+        let l = Lockout::default();
+        let s = settings(2, "1m", "10m");
+        fail(&l, "alice", 0, &s);
+        fail(&l, "bob", 0, &s);
+        fail(&l, "bob", 0, &s);
+        l.sweep(30, &s);
+        assert_eq!(l.snapshot().len(), 2);
+        l.sweep(60, &s);
+        let left = l.snapshot();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0].user, "bob");
+        l.sweep(600, &s);
+        assert!(l.snapshot().is_empty(), "the lock ended");
     }
 }

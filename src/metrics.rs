@@ -14,7 +14,7 @@ const BUCKETS: [f64; 13] = [
 pub const RESULTS: [&str; 5] = ["allow", "unauthorized", "forbidden", "ignore", "error"];
 
 /// Front ends, the `via` label (as in `auth.*` events).
-pub const VIAS: [&str; 3] = ["http", "pam", "external"];
+pub const VIAS: [&str; 4] = ["http", "pam", "external", "cli"];
 
 /// One front end's decisions: counts by result and the latency histogram.
 #[derive(Default)]

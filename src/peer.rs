@@ -35,6 +35,16 @@ pub fn is_admin_account(name: &str, admin_group: &str) -> bool {
     }
 }
 
+/// The name NSS gives the account `typed` matches (LDAP and others may match names
+/// regardless of case), or `typed` itself when no account matches. Failure counts are
+/// kept under it, so one account has one count however its name is typed.
+pub fn canonical_name(typed: &str) -> String {
+    match User::from_name(typed) {
+        Ok(Some(u)) => u.name,
+        _ => typed.to_string(),
+    }
+}
+
 fn in_group(name: &str, primary: Gid, group: &str) -> bool {
     match Group::from_name(group) {
         Ok(Some(g)) => g.gid == primary || g.mem.iter().any(|m| m == name),

@@ -32,6 +32,8 @@ pub enum ServerError {
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
+    Engine(#[from] crate::engine::EngineError),
+    #[error("{0}")]
     Token(#[from] crate::token::TokenError),
     #[error("{0}")]
     Other(#[from] std::io::Error),
@@ -327,16 +329,10 @@ async fn accept_simple(
     }
 }
 
+/// Runs the engine's upkeep (last-used data, old failure records) off the runtime.
 async fn write_last_used(engine: &Arc<Engine>) {
-    let batch = engine.last_used.take(crate::engine::now());
-    if batch.is_empty() {
-        return;
-    }
     let e = engine.clone();
-    let result = tokio::task::spawn_blocking(move || e.store.record_last_used(&batch)).await;
-    if let Ok(Err(err)) = result {
-        eprintln!("apitokend: cannot record last-used data: {err}");
-    }
+    let _ = tokio::task::spawn_blocking(move || e.housekeep()).await;
 }
 
 /// Days ahead that `token.expiring` warns about.
@@ -355,9 +351,9 @@ async fn warn_expiring(engine: Arc<Engine>) {
             sort: crate::store::SortKey::Expires,
             ..Default::default()
         };
-        let store = engine.store.clone();
+        let e = engine.clone();
         let Ok(Ok(tokens)) =
-            tokio::task::spawn_blocking(move || store.tokens_filtered(&filter)).await
+            tokio::task::spawn_blocking(move || e.store().tokens_filtered(&filter)).await
         else {
             eprintln!("apitokend: cannot list expiring tokens");
             continue;
@@ -371,7 +367,9 @@ async fn warn_expiring(engine: Arc<Engine>) {
                     "expires",
                     t.expires_at.map(crate::admin::rfc3339).unwrap_or_default(),
                 );
-            engine.syslog.emit(&event, crate::audit::Severity::Warning);
+            engine
+                .syslog()
+                .emit(&event, crate::audit::Severity::Warning);
         }
     }
 }
@@ -530,14 +528,16 @@ fn reload(engine: &Engine, path: Option<&Path>) {
             } else {
                 eprintln!("apitokend: configuration reloaded");
             }
-            engine.syslog.emit(&event, crate::audit::Severity::Info);
+            engine.syslog().emit(&event, crate::audit::Severity::Info);
         }
         Err(e) => {
             eprintln!("apitokend: reload refused, the running configuration stays in force: {e}");
             let event = crate::audit::Event::new("config.reload", now)
                 .with("result", "refused")
                 .with("error", e.to_string());
-            engine.syslog.emit(&event, crate::audit::Severity::Warning);
+            engine
+                .syslog()
+                .emit(&event, crate::audit::Severity::Warning);
         }
     }
     notify("READY=1");

@@ -1,29 +1,34 @@
-//! The cold path: turning a token nobody has cached yet into a [`Verified`] entry.
+//! Checking a presented token against its record: the record comes from the cache or, on a
+//! miss, from one load per id at a time (single flight: DB row plus the owner's admin
+//! status from NSS); the secret is then checked against the record's verifier.
 //!
-//! argon2 runs on blocking threads, at most `slots` at once, with a bounded queue; a token
-//! asked for concurrently is hashed once (single flight); and a token id that keeps failing
-//! gets at most [`FAILS_PER_ID_PER_SEC`] hashes a second, so a flood of wrong secrets for
-//! one id cannot take the CPU that cached traffic needs.
+//! Current verifiers cost one SHA-256, on the calling task. Legacy argon2id verifiers run
+//! on blocking threads, at most `slots` at once, with a bounded queue, one run per distinct
+//! token at a time, and at most [`FAILS_PER_ID_PER_SEC`] wrong secrets hashed per id a
+//! second; a match yields the replacement verifier for the engine to store.
+//!
+//! [`Verifier::invalidate`] is the one way to forget a token: it bumps the cache generation
+//! and detaches loads in flight, so no request that arrives afterwards can join them.
 
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::cache::{Cache, Fingerprint, Verified};
+use crate::cache::{Cache, Record};
+use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::token::{Stored, Token};
 
-/// Failed verifications allowed per token id per second before further secrets for that
-/// id are refused without hashing.
+/// Wrong secrets hashed per legacy token id per second before further secrets for that id
+/// are refused without hashing.
 pub const FAILS_PER_ID_PER_SEC: u32 = 4;
-/// Verifications that may wait for a hashing slot; past it, new ones are refused at once.
+/// Legacy verifications that may wait for a hashing slot; past it, refused at once.
 const MAX_QUEUE: usize = 64;
 /// Ids tracked by the failure throttle at most.
 const MAX_THROTTLED: usize = 100_000;
-
-/// The result of a verification: `Ok(None)` means the token is not valid.
-pub type Outcome = Result<Option<Arc<Verified>>, VerifyError>;
 
 /// Why a verification could not decide.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -36,67 +41,205 @@ pub enum VerifyError {
     Task,
 }
 
+/// A token whose secret matched its record.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub record: Arc<Record>,
+    /// A legacy verifier matched: the current verifier that should replace it.
+    pub upgrade: Option<String>,
+}
+
+type Loaded = Result<Option<Arc<Record>>, VerifyError>;
+type Fingerprint = [u8; 32];
+type LegacyCell = Arc<OnceCell<Result<bool, VerifyError>>>;
+
 /// The verifier shared by every front end.
 pub struct Verifier {
     store: Arc<dyn Store>,
+    cache: Cache,
+    clock: Arc<dyn Clock>,
+    /// Keys fingerprints of tokens in the legacy single flight.
+    key: [u8; 32],
     slots: Semaphore,
     waiting: AtomicUsize,
-    inflight: Mutex<HashMap<Fingerprint, Arc<OnceCell<Outcome>>>>,
+    loads: Mutex<HashMap<String, Arc<OnceCell<Loaded>>>>,
+    legacy: Mutex<HashMap<Fingerprint, LegacyCell>>,
     throttle: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Both maps are updated by single inserts/removes that a panic cannot tear.
+    // The maps are updated by single inserts/removes that a panic cannot tear.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Removes `key`'s cell from `map` if it is still `cell` (a later one stays).
+fn detach<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, Arc<V>>>, key: &K, cell: &Arc<V>) {
+    let mut map = lock(map);
+    if map.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+        map.remove(key);
+    }
+}
+
 impl Verifier {
-    /// A verifier allowing `slots` concurrent hashes.
-    pub fn new(store: Arc<dyn Store>, slots: usize) -> Verifier {
-        Verifier {
+    /// A verifier over `store` and `cache`, allowing `slots` concurrent legacy hashes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        cache: Cache,
+        clock: Arc<dyn Clock>,
+        slots: usize,
+    ) -> std::io::Result<Verifier> {
+        let mut key = [0u8; 32];
+        getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
+        Ok(Verifier {
             store,
+            cache,
+            clock,
+            key,
             slots: Semaphore::new(slots.max(1)),
             waiting: AtomicUsize::new(0),
-            inflight: Mutex::new(HashMap::new()),
+            loads: Mutex::new(HashMap::new()),
+            legacy: Mutex::new(HashMap::new()),
             throttle: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The record cache (for counters and sizes).
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Forgets `ids`: cached records go, loads in flight may not insert and are detached,
+    /// so a request arriving after this returns reads the store afresh.
+    pub fn invalidate(&self, ids: &[String]) {
+        self.cache.invalidate(ids);
+        let mut loads = lock(&self.loads);
+        for id in ids {
+            loads.remove(id);
         }
     }
 
-    /// Verifies `token` (not in the cache) and caches a success.
+    /// Forgets everything (a configuration reload).
+    pub fn clear(&self) {
+        self.cache.clear();
+        lock(&self.loads).clear();
+    }
+
+    /// Caches `record` again (with a new verifier after an upgrade) unless invalidated
+    /// since it was loaded.
+    pub fn replace(&self, record: Arc<Record>) {
+        self.cache.insert(record);
+    }
+
+    /// Checks `token`: `Ok(None)` when no token has its id or the secret does not match.
     pub async fn verify(
         &self,
-        cache: &Cache,
-        fp: Fingerprint,
         token: &Token,
-        admin_group: &str,
+        group: &str,
+        m: &Metrics,
+    ) -> Result<Option<Verified>, VerifyError> {
+        let now_ms = self.clock.now_ms();
+        let record = match self.cache.get(token.id(), now_ms) {
+            Some(r) => r,
+            None => match self.load(token.id(), group).await? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        let upgrade = match Stored::of(&record.verifier) {
+            Stored::Sha256 => {
+                if crate::token::sha256_verify(token, &record.verifier) != Some(true) {
+                    return Ok(None);
+                }
+                None
+            }
+            Stored::Unknown => return Ok(None),
+            Stored::Argon2 => {
+                if !self
+                    .legacy_check(token, &record, now_ms.div_euclid(1000), m)
+                    .await?
+                {
+                    return Ok(None);
+                }
+                crate::token::new_verifier(token).ok()
+            }
+        };
+        Ok(Some(Verified { record, upgrade }))
+    }
+
+    /// The record of `id` from the store, one load per id at a time.
+    async fn load(&self, id: &str, group: &str) -> Loaded {
+        let cell = lock(&self.loads).entry(id.to_string()).or_default().clone();
+        let out = cell.get_or_init(|| self.load_once(id, group)).await.clone();
+        detach(&self.loads, &id.to_string(), &cell);
+        out
+    }
+
+    async fn load_once(&self, id: &str, group: &str) -> Loaded {
+        // Read before the store is asked: an invalidation after this point wins.
+        let generation = self.cache.generation();
+        let loaded_ms = self.clock.now_ms();
+        let (store, key) = (self.store.clone(), id.to_string());
+        let row = tokio::task::spawn_blocking(move || store.token(&key))
+            .await
+            .map_err(|_| VerifyError::Task)?
+            .map_err(|e| VerifyError::Store(e.to_string()))?;
+        let Some(row) = row else { return Ok(None) };
+        let (owner, group) = (row.owner.clone(), group.to_string());
+        let owner_admin =
+            tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
+                .await
+                .map_err(|_| VerifyError::Task)?;
+        let record = Arc::new(Record {
+            restrictions: row.restrictions(),
+            id: row.id,
+            verifier: row.hash,
+            owner: row.owner,
+            expires_at: row.expires_at,
+            revoke_at: row.revoke_at,
+            owner_admin,
+            loaded_ms,
+            generation,
+        });
+        self.cache.insert(record.clone());
+        Ok(Some(record))
+    }
+
+    fn fingerprint(&self, token: &Token) -> Fingerprint {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(token.expose().as_bytes());
+        h.finalize().into()
+    }
+
+    /// argon2 against a legacy verifier: one run per distinct token at a time, within the
+    /// per-id budget for wrong secrets.
+    async fn legacy_check(
+        &self,
+        token: &Token,
+        record: &Record,
         now: i64,
-        metrics: &crate::metrics::Metrics,
-    ) -> Outcome {
-        let generation = cache.generation();
-        let cell = lock(&self.inflight).entry(fp).or_default().clone();
-        let outcome = cell
-            .get_or_init(|| {
-                self.verify_once(
-                    cache,
-                    fp,
-                    token.clone(),
-                    admin_group.to_string(),
-                    now,
-                    metrics,
-                )
+        m: &Metrics,
+    ) -> Result<bool, VerifyError> {
+        let fp = self.fingerprint(token);
+        let cell = lock(&self.legacy).entry(fp).or_default().clone();
+        let out = cell
+            .get_or_init(|| async {
+                if !self.reserve(&record.id, now) {
+                    m.argon2_skipped.fetch_add(1, Ordering::Relaxed);
+                    return Ok(false);
+                }
+                let ok = self
+                    .hash_bounded(token.clone(), record.verifier.clone(), m)
+                    .await?;
+                if ok {
+                    self.release(&record.id, now);
+                }
+                Ok(ok)
             })
             .await
             .clone();
-        {
-            let mut inflight = lock(&self.inflight);
-            if inflight.get(&fp).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                inflight.remove(&fp);
-            }
-        }
-        if let Ok(Some(entry)) = &outcome {
-            cache.insert(fp, entry.clone(), generation);
-        }
-        outcome
+        detach(&self.legacy, &fp, &cell);
+        out
     }
 
     /// Counts one hash for `id` in the current second, before it runs, so concurrent
@@ -126,103 +269,23 @@ impl Verifier {
         }
     }
 
-    async fn verify_once(
-        &self,
-        cache: &Cache,
-        fp: Fingerprint,
-        token: Token,
-        group: String,
-        now: i64,
-        metrics: &crate::metrics::Metrics,
-    ) -> Outcome {
-        let store = self.store.clone();
-        let id = token.id().to_string();
-        let record = tokio::task::spawn_blocking(move || store.token(&id))
-            .await
-            .map_err(|_| VerifyError::Task)?
-            .map_err(|e| VerifyError::Store(e.to_string()))?;
-        let Some(record) = record else {
-            return Ok(None);
-        };
-        let ok = match Stored::of(&record.hash) {
-            // One SHA-256: no budget needed, a wrong secret costs microseconds.
-            Stored::Sha256 => crate::token::sha256_verify(&token, &record.hash) == Some(true),
-            Stored::Unknown => false,
-            Stored::Argon2 => {
-                if !self.reserve(&record.id, now) {
-                    metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
-                    // A token verified earlier keeps working while its id is flooded.
-                    return Ok(cache.get_stale(&fp));
-                }
-                let ok = self
-                    .hash_bounded(token.clone(), record.hash.clone(), metrics)
-                    .await?;
-                if ok {
-                    self.release(&record.id, now);
-                    self.upgrade(&token, &record, now).await;
-                }
-                ok
-            }
-        };
-        if !ok {
-            return Ok(None);
-        }
-        let owner = record.owner.clone();
-        let owner_admin =
-            tokio::task::spawn_blocking(move || crate::peer::is_admin_account(&owner, &group))
-                .await
-                .map_err(|_| VerifyError::Task)?;
-        Ok(Some(Arc::new(Verified {
-            restrictions: record.restrictions(),
-            revoke_at: record.revoke_at,
-            id: record.id,
-            owner: record.owner,
-            expires_at: record.expires_at,
-            owner_admin,
-        })))
-    }
-
     async fn hash_bounded(
         &self,
         token: Token,
         phc: String,
-        metrics: &crate::metrics::Metrics,
+        m: &Metrics,
     ) -> Result<bool, VerifyError> {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUE {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            metrics.argon2_skipped.fetch_add(1, Ordering::Relaxed);
+            m.argon2_skipped.fetch_add(1, Ordering::Relaxed);
             return Err(VerifyError::Busy);
         }
         let permit = self.slots.acquire().await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         let _permit = permit.map_err(|_| VerifyError::Task)?;
-        metrics.argon2_verifications.fetch_add(1, Ordering::Relaxed);
+        m.argon2_verifications.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || crate::token::legacy_argon2_verify(&token, &phc))
             .await
             .map_err(|_| VerifyError::Task)
-    }
-
-    /// Replaces a legacy verifier that just matched with a current one. Compare-and-set:
-    /// a token deleted or rotated meanwhile is left as it is. A failure costs only speed
-    /// (the next use checks argon2 again), so it is logged, not returned.
-    async fn upgrade(&self, token: &Token, record: &crate::store::TokenRecord, now: i64) {
-        let Ok(new) = crate::token::new_verifier(token) else {
-            return;
-        };
-        let event = crate::audit::Event::new("token.upgrade", now)
-            .with("user", record.owner.as_str())
-            .with("token_id", record.id.as_str())
-            .with("from", "argon2id")
-            .with("to", "sha256");
-        let (store, id, old) = (self.store.clone(), record.id.clone(), record.hash.clone());
-        let done =
-            tokio::task::spawn_blocking(move || store.upgrade_verifier(&id, &old, &new, &event))
-                .await;
-        if let Ok(Err(e)) = done {
-            eprintln!(
-                "apitokend: cannot upgrade the verifier of token {}: {e}",
-                record.id
-            );
-        }
     }
 }

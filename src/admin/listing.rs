@@ -108,7 +108,7 @@ pub fn list(
     let now = now();
     let filter = token_filter(filter, owner, now)?;
     let tokens: Vec<TokenInfo> = engine
-        .store
+        .store()
         .tokens_filtered(&filter)?
         .iter()
         .map(|t| info(t, now))
@@ -131,7 +131,7 @@ pub fn list_page(
     let mut filter = token_filter(filter, owner, now)?;
     let size = filter.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     filter.limit = Some(size + 1);
-    let mut rows = engine.store.tokens_filtered(&filter)?;
+    let mut rows = engine.store().tokens_filtered(&filter)?;
     let more = rows.len() > size as usize;
     rows.truncate(size as usize);
     let next = match rows.last() {

@@ -35,6 +35,18 @@ impl Failure {
     }
 }
 
+impl From<crate::engine::OpError> for Failure {
+    fn from(e: crate::engine::OpError) -> Failure {
+        match e {
+            crate::engine::OpError::TooMany { .. } | crate::engine::OpError::Collision => {
+                Failure::invalid(e.to_string())
+            }
+            crate::engine::OpError::Store(e) => e.into(),
+            crate::engine::OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Failure {
         eprintln!("apitokend: admin request failed: {e}");

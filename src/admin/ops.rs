@@ -9,7 +9,6 @@ use super::proto::{
 };
 use super::Failure;
 use super::{listing, tokens};
-use crate::audit::{Event, Severity};
 use crate::engine::{now, Engine};
 use crate::peer::Peer;
 use crate::settings::Settings;
@@ -184,22 +183,9 @@ fn apply_setting(
     key: &str,
     new: Settings,
 ) -> Result<Settings, Failure> {
-    let old = engine.settings();
-    let (old_text, new_text) = (
-        old.get(key).map_err(|e| Failure::invalid(e.0))?,
-        new.get(key).map_err(|e| Failure::invalid(e.0))?,
-    );
-    if old_text != new_text {
-        let event = Event::new("settings.change", now())
-            .with("actor", peer.user.as_str())
-            .with("key", key)
-            .with("old", old_text)
-            .with("new", new_text.as_str());
-        engine.store.set_setting(key, &new_text, &event)?;
-        engine.syslog.emit(&event, Severity::Info);
-        engine.replace_settings(new.clone());
-    }
-    Ok(new)
+    engine
+        .change_setting(tokens::actor(peer), key, new)
+        .map_err(|e| Failure::invalid(e.0))
 }
 
 fn set_setting(engine: &Engine, peer: &Peer, key: &str, value: &str) -> Outcome {
@@ -239,7 +225,7 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
     require_admin(peer, "viewing failure counts")?;
     let now = now();
     let rows: Vec<FailureInfo> = engine
-        .lockout
+        .lockout()
         .snapshot()
         .into_iter()
         .filter(|r| user.as_ref().is_none_or(|u| *u == r.user))
@@ -260,12 +246,7 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
 
 fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     require_admin(peer, "resetting failure counts")?;
-    let event = Event::new("failures.reset", now())
-        .with("actor", peer.user.as_str())
-        .with("user", user);
-    engine.store.reset_failures(user, &event)?;
-    engine.lockout.reset(user);
-    engine.syslog.emit(&event, Severity::Info);
+    engine.reset_failures(tokens::actor(peer), user)?;
     to_value(FailuresReset {
         user: user.to_string(),
         reset: true,
@@ -295,7 +276,7 @@ fn audit(
         None => 0,
     };
     let rows = engine
-        .store
+        .store()
         .audit(user.as_deref(), since, limit.unwrap_or(100).min(100_000))?;
     let events: Vec<AuditEvent> = rows
         .into_iter()
@@ -309,10 +290,10 @@ fn audit(
 }
 
 fn status(engine: &Engine) -> Outcome {
-    let (tokens, users) = engine.store.counts()?;
+    let (tokens, users) = engine.store().counts()?;
     let now = now();
     let locked = engine
-        .lockout
+        .lockout()
         .snapshot()
         .iter()
         .filter(|r| r.locked_until.is_some_and(|t| t > now))
@@ -320,15 +301,15 @@ fn status(engine: &Engine) -> Outcome {
     to_value(Status {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
-        uptime_seconds: engine.started.elapsed().as_secs(),
+        uptime_seconds: engine.started().elapsed().as_secs(),
         state_dir: engine.config().state_dir.display().to_string(),
         runtime_dir: engine.config().runtime_dir.display().to_string(),
         tokens,
         users,
-        cache_entries: engine.cache.len() as u64,
+        cache_entries: engine.cache().len() as u64,
         locked_users: locked as u64,
         syslog_dropped: engine
-            .syslog
+            .syslog()
             .dropped
             .load(std::sync::atomic::Ordering::Relaxed),
     })

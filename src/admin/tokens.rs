@@ -6,8 +6,7 @@ use time::OffsetDateTime;
 use super::ops::{require_admin, rfc3339, to_value, valid_user_name, Outcome};
 use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
 use super::Failure;
-use crate::audit::{Event, Severity};
-use crate::engine::{now, Engine};
+use crate::engine::{Actor, Engine, NewToken, Origin};
 use crate::peer::Peer;
 use crate::scope::{parse_prefix, Scopes};
 use crate::store::TokenRecord;
@@ -99,44 +98,20 @@ fn restrictions(
     Ok((scopes.to_text(), paths.join(","), networks.join(",")))
 }
 
-/// Generates, hashes and stores a new token with `event_for` describing it, refusing it
-/// (in the same transaction) when its owner already holds `max-tokens-per-user`.
-fn store_new(
-    engine: &Engine,
-    mut record: TokenRecord,
-    event_for: impl Fn(&TokenRecord) -> Event,
-) -> Result<(Token, TokenRecord), Failure> {
-    let max = engine.settings().max_tokens_per_user;
-    // Ids are random; retry on the (astronomically unlikely) collision.
-    for _ in 0..3 {
-        let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
-        if engine.store.token(token.id())?.is_some() {
-            continue;
-        }
-        record.id = token.id().to_string();
-        record.hash =
-            crate::token::new_verifier(&token).map_err(|e| Failure::invalid(e.to_string()))?;
-        let event = event_for(&record);
-        if !engine.store.insert_token_limited(&record, &event, max)? {
-            return Err(Failure::invalid(format!(
-                "{} already has {max} usable tokens, the maximum set by max-tokens-per-user; delete one first",
-                record.owner
-            )));
-        }
-        engine.syslog.emit(&event, Severity::Info);
-        return Ok((token, record));
-    }
-    Err(Failure::invalid(
-        "could not allocate a unique token id; try again",
-    ))
-}
-
 fn created(token: &Token, record: &TokenRecord) -> Outcome {
     let text = zeroize::Zeroizing::new(token.expose().to_string());
     to_value(Created {
         info: info(record, record.created_at),
         token: Secret(text),
     })
+}
+
+/// The actor of a change asked for on the admin socket.
+pub(super) fn actor(peer: &Peer) -> Actor<'_> {
+    Actor {
+        user: &peer.user,
+        via: Origin::Cli,
+    }
 }
 
 pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
@@ -161,35 +136,15 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
         .map_err(|e| Failure::invalid(e.0))?
         .map(|t| t.unix_timestamp());
     let (scopes, paths, networks) = restrictions(engine, peer, &owner, &spec)?;
-    let record = TokenRecord {
-        id: String::new(),
-        owner: owner.clone(),
+    let new = NewToken {
+        owner,
         name,
-        hash: String::new(),
-        created_at: now_t.unix_timestamp(),
-        created_by: peer.user.clone(),
         expires_at,
-        last_used_at: None,
-        last_used_ip: None,
-        scopes: Some(scopes),
+        scopes,
         paths,
         networks,
-        revoke_at: None,
-        rotated_to: None,
-        last_ips: String::new(),
     };
-    let (token, record) = store_new(engine, record, |r| {
-        Event::new("token.create", r.created_at)
-            .with("actor", peer.user.as_str())
-            .with("user", r.owner.as_str())
-            .with("token_id", r.id.as_str())
-            .with("name", r.name.as_str())
-            .with(
-                "expires",
-                r.expires_at.map(rfc3339).unwrap_or_else(|| "never".into()),
-            )
-            .with("scopes", r.scopes.clone().unwrap_or_default())
-    })?;
+    let (token, record) = engine.create_token(actor(peer), &new)?;
     created(&token, &record)
 }
 
@@ -200,7 +155,7 @@ pub fn owned_token(engine: &Engine, peer: &Peer, id: &str) -> Result<TokenRecord
         return Err(Failure::invalid("that is not a token id: ids are the 8 letters and digits after atk_; see apitoken list"));
     }
     let missing = || Failure::not_found(format!("no token with id {id}; see apitoken list"));
-    let t = engine.store.token(id)?.ok_or_else(missing)?;
+    let t = engine.store().token(id)?.ok_or_else(missing)?;
     if t.owner != peer.user && !peer.admin {
         return Err(Failure::denied(format!(
             "permission denied: token {id} belongs to another user"
@@ -220,29 +175,13 @@ pub fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
         .iter()
         .map(|id| owned_token(engine, peer, id))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut deleted = Vec::new();
-    for t in tokens {
-        let event = Event::new("token.delete", now())
-            .with("actor", peer.user.as_str())
-            .with("user", t.owner.as_str())
-            .with("token_id", t.id.as_str());
-        if engine.store.delete_token(&t.id, &event)? {
-            engine.cache.remove_tokens(std::slice::from_ref(&t.id));
-            engine.syslog.emit(&event, Severity::Info);
-            deleted.push(t.id);
-        }
-    }
+    let deleted = engine.delete_tokens(actor(peer), &tokens)?;
     to_value(Deleted { deleted })
 }
 
 pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     require_admin(peer, "deleting all tokens of a user")?;
-    let mut event = Event::new("token.delete_all", now())
-        .with("actor", peer.user.as_str())
-        .with("user", user);
-    let ids = engine.store.delete_all(user, &mut event)?;
-    engine.cache.remove_tokens(&ids);
-    engine.syslog.emit(&event, Severity::Info);
+    let ids = engine.delete_all(actor(peer), user)?;
     to_value(DeletedAll {
         user: user.to_string(),
         count: ids.len(),
@@ -264,7 +203,6 @@ pub fn rotate(
         return Err(Failure::denied("permission denied: only admins may create tokens, rotation included (admin-only-create is on); ask an administrator"));
     }
     let now_t = OffsetDateTime::now_utc();
-    let now = now_t.unix_timestamp();
     if old.revoke_at.is_some() {
         return Err(Failure::invalid(format!(
             "token {id} was already rotated to {}; rotate that one",
@@ -272,7 +210,7 @@ pub fn rotate(
         )));
     }
     let grace = match grace.as_deref() {
-        Some(g) => crate::settings::parse_duration(g).map_err(|e| Failure::invalid(e.0))? as i64,
+        Some(g) => crate::settings::parse_duration(g).map_err(|e| Failure::invalid(e.0))?,
         None => 0,
     };
     let expires_at = engine
@@ -280,34 +218,7 @@ pub fn rotate(
         .expiry_for(expires.as_deref(), now_t)
         .map_err(|e| Failure::invalid(e.0))?
         .map(|t| t.unix_timestamp());
-    let record = TokenRecord {
-        id: String::new(),
-        hash: String::new(),
-        created_at: now,
-        created_by: peer.user.clone(),
-        expires_at,
-        last_used_at: None,
-        last_used_ip: None,
-        revoke_at: None,
-        rotated_to: None,
-        last_ips: String::new(),
-        ..old.clone()
-    };
-    let token = Token::generate().map_err(|e| Failure::invalid(e.to_string()))?;
-    let record = TokenRecord {
-        id: token.id().to_string(),
-        hash: crate::token::new_verifier(&token).map_err(|e| Failure::invalid(e.to_string()))?,
-        ..record
-    };
-    let event = Event::new("token.rotate", now)
-        .with("actor", peer.user.as_str())
-        .with("user", old.owner.as_str())
-        .with("token_id", old.id.as_str())
-        .with("new_token_id", record.id.as_str())
-        .with("grace", crate::settings::format_duration(grace as u64));
-    engine.store.rotate(&old.id, now + grace, &record, &event)?;
-    engine.cache.remove_tokens(std::slice::from_ref(&old.id));
-    engine.syslog.emit(&event, Severity::Info);
+    let (token, record) = engine.rotate(actor(peer), &old, grace, expires_at)?;
     created(&token, &record)
 }
 
@@ -317,65 +228,51 @@ pub fn prune(engine: &Engine, peer: &Peer, older_than: Option<String>) -> Outcom
         Some(d) => crate::settings::parse_duration(d).map_err(|e| Failure::invalid(e.0))?,
         None => engine.settings().prune_after,
     };
-    let mut event = Event::new("token.prune", now())
-        .with("actor", peer.user.as_str())
-        .with("older_than", crate::settings::format_duration(age));
-    let ids = engine.store.prune(now() - age as i64, &mut event)?;
-    engine.cache.remove_tokens(&ids);
-    engine.syslog.emit(&event, Severity::Info);
+    let ids = engine.prune(actor(peer), age)?;
     to_value(Pruned {
         count: ids.len(),
         deleted: ids,
     })
 }
 
+/// `apitoken verify`: judged by the engine like any front end's request (the same
+/// verifier, budgets, lockout and `auth.*` event, with `via=cli`), from a local caller.
 pub fn verify(engine: &Engine, user: Option<String>, token: &Secret) -> Outcome {
-    let invalid = |reason: &str| {
-        to_value(VerifyResult {
-            valid: false,
-            user: None,
-            token_id: None,
-            reason: Some(reason.into()),
-        })
+    use crate::engine::{AuthRequest, ClientAddr, Decision, Kind, Via};
+    let secret = token.0.trim();
+    let claimed = user.unwrap_or_default();
+    let req = AuthRequest {
+        kind: if claimed.is_empty() {
+            Kind::Bearer
+        } else {
+            Kind::UserSecret
+        },
+        user: &claimed,
+        secret: secret.as_bytes(),
+        addr: ClientAddr::Local,
+        via: Via::Cli,
+        service: "verify",
+        method: "",
+        uri: "",
     };
-    let Ok(token) = Token::parse(token.0.trim()) else {
-        return invalid("invalid_token");
-    };
-    let Some(record) = engine.store.token(token.id())? else {
-        return invalid("invalid_token");
-    };
-    let matches = match crate::token::Stored::of(&record.hash) {
-        crate::token::Stored::Sha256 => {
-            crate::token::sha256_verify(&token, &record.hash) == Some(true)
+    // The admin socket runs requests on a blocking thread inside the runtime.
+    let decision = tokio::runtime::Handle::current().block_on(engine.decide(&req));
+    let (valid, user, token_id, reason) = match decision {
+        Decision::Allow { user, token_id } => (true, Some(user), token_id, None),
+        Decision::Unauthorized(r) | Decision::Forbidden(r) => (false, None, None, Some(r.as_str())),
+        Decision::Locked => (false, None, None, Some("locked")),
+        Decision::Ignore => (false, None, None, Some("invalid_token")),
+        Decision::Error => {
+            return Err(Failure(
+                super::proto::ErrorKind::Internal,
+                "the daemon could not verify the token now; try again".into(),
+            ))
         }
-        crate::token::Stored::Argon2 => crate::token::legacy_argon2_verify(&token, &record.hash),
-        crate::token::Stored::Unknown => false,
-    };
-    if !matches {
-        return invalid("invalid_token");
-    }
-    let settings = engine.settings();
-    let now = now();
-    let reason = if record.revoke_at.is_some_and(|t| t <= now) {
-        Some("rotated")
-    } else if record.expires_at.is_some_and(|t| t <= now) {
-        Some("expired")
-    } else if user.as_ref().is_some_and(|u| *u != record.owner) {
-        Some("wrong_user")
-    } else if settings.admin_only_create
-        && !settings.regular_users_use_tokens
-        && !crate::peer::is_admin_account(&record.owner, &engine.config().admin_group)
-    {
-        Some("owner_not_allowed")
-    } else if engine.lockout.is_locked(&record.owner, now) {
-        Some("locked")
-    } else {
-        None
     };
     to_value(VerifyResult {
-        valid: reason.is_none(),
-        user: Some(record.owner),
-        token_id: Some(record.id),
+        valid,
+        user,
+        token_id,
         reason: reason.map(String::from),
     })
 }

@@ -2,8 +2,11 @@
 //! (no front end): every row sets settings, asks one question and names the decision.
 
 use super::*;
+use crate::audit::Event;
 use crate::config::Config;
 use crate::store::TokenRecord;
+use crate::token::Token;
+use std::sync::atomic::Ordering;
 
 struct Fixture {
     engine: Engine,
@@ -237,13 +240,14 @@ async fn decide_deleted_token_is_refused_at_once() {
         f.engine.decide(&req).await,
         Decision::Allow { .. }
     ));
-    assert_eq!(f.engine.cache.len(), 1);
+    assert_eq!(f.engine.cache().len(), 1);
     let id = f.user_token[4..12].to_string();
-    f.engine
-        .store
-        .delete_token(&id, &Event::new("token.delete", 0))
-        .unwrap();
-    f.engine.cache.remove_tokens(&[id]);
+    let actor = Actor {
+        user: "root",
+        via: Origin::Cli,
+    };
+    let record = f.engine.store.token(&id).unwrap().unwrap();
+    assert_eq!(f.engine.delete_tokens(actor, &[record]).unwrap(), [id]);
     assert_eq!(
         f.engine.decide(&req).await,
         Unauthorized(Reason::InvalidToken)

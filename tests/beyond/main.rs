@@ -22,7 +22,6 @@ mod paths;
 mod rotation;
 mod scopes;
 
-
 use common::http::{auth_as_nginx, Response};
 use common::tokens::bearer;
 use common::{stderr, Daemon};

@@ -40,7 +40,7 @@ fn hammer(
 fn race(daemon: &Daemon, token: &str, revoke: &[&str]) -> (usize, usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let threads = hammer(daemon, token, 6, &stop);
-    std::thread::sleep(Duration::from_millis(15));
+    std::thread::sleep(Duration::from_millis(5));
     daemon.cli_ok(revoke);
     let returned = Instant::now();
     // Long enough for verifications that began before the command to finish and try to
@@ -72,7 +72,7 @@ fn race(daemon: &Daemon, token: &str, revoke: &[&str]) -> (usize, usize) {
 /// first verification is slow, which holds the race window open.
 fn legacy_token(daemon: &Daemon, owner: &str) -> String {
     let token = daemon.create_token(owner);
-    let phc = argon2_phc(&token, 8192, 2);
+    let phc = argon2_phc(&token, 19456, 3);
     sqlite(
         &daemon.db_path(),
         &format!(

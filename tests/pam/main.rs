@@ -149,9 +149,25 @@ fn pam_locked_user_fails_even_with_valid_token() {
     let token = daemon.create_token("alice");
     daemon.cli_ok(&["settings", "set", "lockout-threshold", "2"]);
     let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
-    let forged = forged_token("Zz9Zz9Zz");
+    // Forged tokens never count towards the owner (SPEC §13); wrong passwords checked by
+    // the daemon (here through http.sock) do, and lock every front end.
+    let forged = forged_token(token_id(&token));
     assert_eq!(pam.auth("alice", Some("192.0.2.10"), &forged), AuthErr);
     assert_eq!(pam.auth("alice", Some("192.0.2.10"), &forged), AuthErr);
+    assert_eq!(pam.auth("alice", Some("192.0.2.10"), &token), Success);
+    for guess in ["guess1", "guess2"] {
+        let resp = common::http::unix_request(
+            &daemon.http_sock(),
+            "GET",
+            "/auth",
+            &[(
+                "Authorization",
+                &common::tokens::basic(b"alice", guess.as_bytes()),
+            )],
+            b"",
+        );
+        assert_eq!(resp.status, 401, "{guess}");
+    }
     assert_eq!(pam.auth("alice", Some("192.0.2.10"), &token), AuthErr);
 }
 
