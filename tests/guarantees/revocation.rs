@@ -43,12 +43,16 @@ fn race(daemon: &Daemon, token: &str, revoke: &[&str]) -> (usize, usize) {
     std::thread::sleep(Duration::from_millis(5));
     daemon.cli_ok(revoke);
     let returned = Instant::now();
+    // Fresh clients that start only now: they must not join a verification that began
+    // before the command (the early clients are all waiting on it).
+    let late = hammer(daemon, token, 3, &stop);
     // Long enough for verifications that began before the command to finish and try to
     // cache their result.
     std::thread::sleep(Duration::from_millis(400));
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<(Instant, u16)> = threads
         .into_iter()
+        .chain(late)
         .flat_map(|t| t.join().unwrap())
         .collect();
     let before = seen
