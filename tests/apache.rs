@@ -208,6 +208,23 @@ fn nothing_runs_that_was_not_asked_for_helper_exits_0_only_on_allow() {
             "exit {code:?} for {input:?} {args:?}"
         );
     }
+    for context in ["raed", "READ", "write,read"] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_apitoken-external"));
+        cmd.arg("--socket")
+            .arg(&sock)
+            .env("IP", ip)
+            .env("CONTEXT", context);
+        let out = common::run::run_with_input(&mut cmd, two_lines.as_bytes());
+        assert_eq!(
+            out.status.code(),
+            Some(50),
+            "AuthExternalContext {context:?}"
+        );
+        assert!(
+            common::stderr(&out).contains("AuthExternalContext"),
+            "{context:?}"
+        );
+    }
     let mut help = std::process::Command::new(env!("CARGO_BIN_EXE_apitoken-external"));
     let out = common::run::run_with_input(help.arg("--help"), b"");
     assert_eq!(out.status.code(), Some(50), "--help exit code");
