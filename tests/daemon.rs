@@ -4,29 +4,32 @@
 
 mod common;
 
+use common::http::{unix_request, Response};
 use common::{stdout, Daemon};
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// One raw HTTP/1.1 request on a Unix socket; returns the whole response text.
-fn http(sock: &Path, request: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+/// `GET /auth` on `http.sock`, with `Authorization: <value>` when given.
+fn get_auth(sock: &Path, authorization: Option<&str>) -> Response {
+    match authorization {
+        Some(v) => unix_request(
+            sock,
+            "GET",
+            "/auth",
+            &[("Authorization", v.as_bytes())],
+            b"",
+        ),
+        None => unix_request(sock, "GET", "/auth", &[], b""),
+    }
 }
 
-fn get_auth(sock: &Path, extra: &str) -> String {
-    http(
-        sock,
-        &format!("GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"),
-    )
+/// The realm of a 401's challenge.
+fn challenge(resp: &Response) -> String {
+    resp.header("WWW-Authenticate")
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn daemon_with(config: &str) -> std::process::Output {
@@ -101,11 +104,8 @@ fn restart_after_kill_replaces_stale_sockets_and_keeps_tokens() {
         "a killed daemon leaves its socket files"
     );
     d.restart();
-    let resp = get_auth(
-        &d.http_sock(),
-        &format!("Authorization: Bearer {token}\r\n"),
-    );
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let resp = get_auth(&d.http_sock(), Some(&format!("Bearer {token}")));
+    assert_eq!(resp.status, 200, "{resp:?}");
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn second_daemon_on_same_sockets_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by a running apitokend"));
     // The first daemon still serves.
-    assert!(get_auth(&d.http_sock(), "").starts_with("HTTP/1.1 401"));
+    assert_eq!(get_auth(&d.http_sock(), None).status, 401);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn sigterm_exits_zero() {
 #[test]
 fn sighup_applies_realm_and_refuses_broken_file() {
     let d = Daemon::start();
-    assert!(get_auth(&d.http_sock(), "").contains("realm=\"apitokend\""));
+    assert!(challenge(&get_auth(&d.http_sock(), None)).contains("realm=\"apitokend\""));
     std::fs::write(
         &d.config,
         format!(
@@ -142,38 +142,31 @@ fn sighup_applies_realm_and_refuses_broken_file() {
     )
     .unwrap();
     d.signal("HUP");
-    assert!(common::eventually(Duration::from_secs(5), || get_auth(
-        &d.http_sock(),
-        ""
+    assert!(common::eventually(Duration::from_secs(5), || challenge(
+        &get_auth(&d.http_sock(), None)
     )
     .contains("realm=\"Build farm\"")));
     std::fs::write(&d.config, "realm = \"Broken\"\nnot_a_key = 1\n").unwrap();
     d.signal("HUP");
     let line = d.wait_syslog(&["event=config.reload", "result=refused"]);
     assert!(line.contains("not_a_key"), "{line}");
-    let resp = get_auth(&d.http_sock(), "");
+    let resp = get_auth(&d.http_sock(), None);
     assert!(
-        resp.contains("realm=\"Build farm\""),
-        "the running configuration must stay: {resp}"
+        challenge(&resp).contains("realm=\"Build farm\""),
+        "the running configuration must stay: {resp:?}"
     );
 }
 
 #[test]
 fn health_and_metrics_answer() {
     let d = Daemon::start();
-    let health = http(
-        &d.http_sock(),
-        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let health = unix_request(&d.http_sock(), "GET", "/health", &[], b"");
     assert!(
-        health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"),
-        "{health}"
+        health.status == 200 && health.text().ends_with("ok\n"),
+        "{health:?}"
     );
-    get_auth(&d.http_sock(), "Authorization: Bearer nope\r\n");
-    let metrics = http(
-        &d.http_sock(),
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    get_auth(&d.http_sock(), Some("Bearer nope"));
+    let metrics = unix_request(&d.http_sock(), "GET", "/metrics", &[], b"").text();
     assert!(
         metrics.contains("apitokend_requests_total{via=\"http\",result=\"unauthorized\"} 1"),
         "{metrics}"
