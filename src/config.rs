@@ -339,6 +339,20 @@ mod tests {
     }
 
     #[test]
+    fn parse_shipped_example_with_every_key_uncommented_is_valid() {
+        let text: String = include_str!("../packaging/apitokend.toml")
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse(&text).unwrap();
+        assert!(!c.http.reason_header);
+    }
+
+    #[test]
     fn parse_huge_parallelism_is_refused_not_overflowed() {
         // Found by the config_parse fuzz target: 8 × parallelism overflowed.
         let err = parse("[argon2]\nparallelism = 4294967295\n")
