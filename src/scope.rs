@@ -185,7 +185,29 @@ impl crate::store::TokenRecord {
 }
 
 /// Validates a path prefix given at creation: absolute, normalised, no query.
+/// Path prefixes a token may carry at most.
+pub const MAX_PATHS: usize = 16;
+/// Longest path prefix, in bytes.
+pub const MAX_PATH_LEN: usize = 256;
+/// Networks a token may carry at most.
+pub const MAX_NETWORKS: usize = 16;
+
+/// Checks a token's list of path prefixes: at most [`MAX_PATHS`], each a valid prefix of
+/// at most [`MAX_PATH_LEN`] bytes; returns them normalised.
+pub fn parse_prefixes(list: &[String]) -> Result<Vec<String>, String> {
+    if list.len() > MAX_PATHS {
+        return Err(format!("a token takes at most {MAX_PATHS} path prefixes"));
+    }
+    list.iter().map(|p| parse_prefix(p)).collect()
+}
+
 pub fn parse_prefix(p: &str) -> Result<String, String> {
+    if p.len() > MAX_PATH_LEN {
+        return Err(format!(
+            "a path prefix is at most {MAX_PATH_LEN} bytes; this one has {}",
+            p.len()
+        ));
+    }
     match normalize_path(p) {
         Some(n) if p.starts_with('/') && !p.contains(['?', '#']) => Ok(n),
         _ => Err(format!(
@@ -208,8 +230,10 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
 /// is a host to URL parsers), `;` path parameters (`..;/` to servlet containers), or `..`
 /// above the root.
 pub fn normalize_path(uri: &str) -> Option<String> {
-    let raw = uri.split(['?', '#']).next().unwrap_or("");
-    if !raw.starts_with('/') {
+    let raw = uri.split('?').next().unwrap_or("");
+    // A raw `#` never reaches a server from a browser; some backends keep it in the path
+    // while others cut it off, so a path containing one cannot be judged.
+    if !raw.starts_with('/') || raw.contains('#') {
         return None;
     }
     let bytes = raw.as_bytes();

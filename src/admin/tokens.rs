@@ -8,7 +8,7 @@ use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, Veri
 use super::Failure;
 use crate::engine::{Actor, Engine, NewToken, Origin};
 use crate::peer::Peer;
-use crate::scope::{parse_prefix, Scopes};
+use crate::scope::{parse_prefixes, Scopes};
 use crate::store::TokenRecord;
 use crate::token::{is_valid_id, Token};
 
@@ -83,12 +83,13 @@ fn restrictions(
         }
         scopes = read;
     }
-    let paths = spec
-        .paths
-        .iter()
-        .map(|p| parse_prefix(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::invalid)?;
+    let paths = parse_prefixes(&spec.paths).map_err(Failure::invalid)?;
+    if spec.networks.len() > crate::scope::MAX_NETWORKS {
+        return Err(Failure::invalid(format!(
+            "a token takes at most {} networks",
+            crate::scope::MAX_NETWORKS
+        )));
+    }
     let networks = spec
         .networks
         .iter()
@@ -128,6 +129,12 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Failure::invalid(
             "--name must be at most 100 characters without control characters",
+        ));
+    }
+    if crate::token::contains_token_shape(&name) {
+        // Never echoed: it is probably a token pasted into the wrong field.
+        return Err(Failure::invalid(
+            "--name looks like it contains a token (atk_...); names are stored and logged, so choose another",
         ));
     }
     let now_t = OffsetDateTime::now_utc();
