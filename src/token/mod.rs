@@ -126,7 +126,7 @@ impl Token {
 /// `_` (a token pasted into a free-text field).
 pub fn contains_token_shape(text: &str) -> bool {
     text.match_indices(PREFIX).any(|(at, _)| {
-        let rest = text[at + PREFIX.len()..].as_bytes();
+        let rest = &text.as_bytes()[at + PREFIX.len()..];
         rest.len() > ID_LEN && rest[..ID_LEN].iter().all(|&b| is_base62(b)) && rest[ID_LEN] == b'_'
     })
 }
