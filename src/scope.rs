@@ -13,41 +13,47 @@ pub struct Scopes {
     pub write: bool,
     /// PAM logins.
     pub login: bool,
+    /// The web face's REST API (SPEC §11): the token acts as its owner there. Never a
+    /// default and never implied for tokens made before it existed.
+    pub manage: bool,
 }
 
 impl Scopes {
-    /// Every scope: what tokens from before scopes existed, and new tokens by default, get.
+    /// What tokens from before scopes existed, and new tokens by default, get: every scope
+    /// but `manage`, which is only ever given by asking for it.
     pub const ALL: Scopes = Scopes {
         read: true,
         write: true,
         login: true,
+        manage: false,
     };
 
-    /// Parses a comma- or space-separated list of `read`, `write`, `login`.
+    /// No scope at all (what a damaged stored list narrows to).
+    pub const NONE: Scopes = Scopes {
+        read: false,
+        write: false,
+        login: false,
+        manage: false,
+    };
+
+    /// Parses a comma- or space-separated list of `read`, `write`, `login`, `manage`.
     pub fn parse(text: &str) -> Result<Scopes, String> {
-        let mut s = Scopes {
-            read: false,
-            write: false,
-            login: false,
-        };
+        let mut s = Scopes::NONE;
         for word in text.split([',', ' ']).filter(|w| !w.is_empty()) {
             match word {
                 "read" => s.read = true,
                 "write" => s.write = true,
                 "login" => s.login = true,
+                "manage" => s.manage = true,
                 other => {
                     return Err(format!(
-                        "unknown scope {other:?}; scopes are read, write and login"
+                        "unknown scope {other:?}; scopes are read, write, login and manage"
                     ))
                 }
             }
         }
-        if s == (Scopes {
-            read: false,
-            write: false,
-            login: false,
-        }) {
-            return Err("name at least one scope: read, write or login".into());
+        if s == Scopes::NONE {
+            return Err("name at least one scope: read, write, login or manage".into());
         }
         Ok(s)
     }
@@ -58,6 +64,7 @@ impl Scopes {
             (self.read, "read"),
             (self.write, "write"),
             (self.login, "login"),
+            (self.manage, "manage"),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -155,11 +162,7 @@ impl crate::store::TokenRecord {
     pub fn restrictions(&self) -> Restrictions {
         let scopes = match &self.scopes {
             None => Scopes::ALL,
-            Some(text) => Scopes::parse(text).unwrap_or(Scopes {
-                read: false,
-                write: false,
-                login: false,
-            }),
+            Some(text) => Scopes::parse(text).unwrap_or(Scopes::NONE),
         };
         let paths = self
             .paths
@@ -284,6 +287,18 @@ pub fn normalize_path(uri: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_manage_is_never_implied() {
+        assert_eq!(Scopes::ALL.to_text(), "read,write,login");
+        assert!(!Scopes::parse("read,write,login").unwrap().manage);
+        let m = Scopes::parse("manage").unwrap();
+        assert!(m.manage && !m.read && !m.write && !m.login);
+        assert_eq!(
+            Scopes::parse("read manage").unwrap().to_text(),
+            "read,manage"
+        );
+    }
 
     #[test]
     fn parse_scopes_and_text() {

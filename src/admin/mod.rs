@@ -5,7 +5,8 @@
 mod listing;
 mod ops;
 pub use apitoken_wire::admin as proto;
-pub use ops::rfc3339;
+pub use ops::{dispatch, rfc3339};
+mod rename;
 mod tokens;
 
 use std::sync::Arc;
@@ -38,9 +39,8 @@ impl Failure {
 impl From<crate::engine::OpError> for Failure {
     fn from(e: crate::engine::OpError) -> Failure {
         match e {
-            crate::engine::OpError::TooMany { .. } | crate::engine::OpError::Collision => {
-                Failure::invalid(e.to_string())
-            }
+            crate::engine::OpError::TooMany { .. } => Failure(ErrorKind::Limit, e.to_string()),
+            crate::engine::OpError::Collision => Failure::invalid(e.to_string()),
             crate::engine::OpError::Store(e) => e.into(),
             crate::engine::OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
         }

@@ -4,11 +4,14 @@
 use time::OffsetDateTime;
 
 use super::ops::{require_admin, rfc3339, to_value, valid_user_name, Outcome};
-use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
+use super::proto::{
+    Created, Deleted, DeletedAll, ErrorKind, Pruned, Secret, TokenInfo, VerifyResult,
+};
 use super::Failure;
 use crate::engine::{Actor, Engine, NewToken, Origin};
 use crate::peer::Peer;
 use crate::scope::{parse_prefixes, Scopes};
+use crate::settings::ExpiryError;
 use crate::store::TokenRecord;
 use crate::token::{is_valid_id, Token};
 
@@ -17,6 +20,13 @@ fn split(list: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
+}
+
+fn expiry_failure(e: ExpiryError) -> Failure {
+    match e {
+        ExpiryError::Invalid(e) => Failure::invalid(e.0),
+        ExpiryError::TooLong(e) => Failure(ErrorKind::OutOfBounds, e.0),
+    }
 }
 
 /// A token's public metadata.
@@ -73,8 +83,7 @@ fn restrictions(
     if settings.user_tokens_read_only && !peer.admin && owner == peer.user {
         let read = Scopes {
             read: true,
-            write: false,
-            login: false,
+            ..Scopes::NONE
         };
         if spec.scopes.is_some() && scopes != read {
             return Err(Failure::denied(
@@ -111,7 +120,7 @@ fn created(token: &Token, record: &TokenRecord) -> Outcome {
 pub(super) fn actor(peer: &Peer) -> Actor<'_> {
     Actor {
         user: &peer.user,
-        via: Origin::Cli,
+        via: if peer.web { Origin::Web } else { Origin::Cli },
     }
 }
 
@@ -139,8 +148,8 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
     }
     let now_t = OffsetDateTime::now_utc();
     let expires_at = settings
-        .expiry_for(spec.expires.as_deref(), now_t)
-        .map_err(|e| Failure::invalid(e.0))?
+        .expiry_within(spec.expires.as_deref(), now_t)
+        .map_err(expiry_failure)?
         .map(|t| t.unix_timestamp());
     let (scopes, paths, networks) = restrictions(engine, peer, &owner, &spec)?;
     let new = NewToken {
@@ -222,8 +231,8 @@ pub fn rotate(
     };
     let expires_at = engine
         .settings()
-        .expiry_for(expires.as_deref(), now_t)
-        .map_err(|e| Failure::invalid(e.0))?
+        .expiry_within(expires.as_deref(), now_t)
+        .map_err(expiry_failure)?
         .map(|t| t.unix_timestamp());
     let (token, record) = engine.rotate(actor(peer), &old, grace, expires_at)?;
     created(&token, &record)
