@@ -18,6 +18,10 @@ pub struct DaemonArgs {
     /// Validate the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
+    /// Copy a single host's SQLite database (tokens, settings, audit trail) into the
+    /// PostgreSQL store of [store], then exit; running it again copies nothing twice.
+    #[arg(long, value_name = "PATH")]
+    pub import_sqlite: Option<PathBuf>,
 }
 
 /// Checks an Apache Basic-auth credential with apitokend (mod_authnz_external, pipe method).

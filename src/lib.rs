@@ -51,4 +51,3 @@ pub mod settings;
 pub mod store;
 pub mod token;
 pub mod verify;
-pub mod web;

@@ -45,6 +45,7 @@ packages=(
     prometheus
     python3-requests
     curl
+    postgresql
 )
 
 install_packages() {

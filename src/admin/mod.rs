@@ -5,8 +5,7 @@
 mod listing;
 mod ops;
 pub use apitoken_wire::admin as proto;
-pub use ops::{dispatch, rfc3339};
-mod rename;
+pub use ops::rfc3339;
 mod tokens;
 
 use std::sync::Arc;
@@ -39,8 +38,9 @@ impl Failure {
 impl From<crate::engine::OpError> for Failure {
     fn from(e: crate::engine::OpError) -> Failure {
         match e {
-            crate::engine::OpError::TooMany { .. } => Failure(ErrorKind::Limit, e.to_string()),
-            crate::engine::OpError::Collision => Failure::invalid(e.to_string()),
+            crate::engine::OpError::TooMany { .. } | crate::engine::OpError::Collision => {
+                Failure::invalid(e.to_string())
+            }
             crate::engine::OpError::Store(e) => e.into(),
             crate::engine::OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
         }

@@ -9,6 +9,8 @@
 //! - `sqlite`: the SQLite backend: connection, the one change-and-audit transaction helper.
 //! - `tokens`, `settings`, `audit`, `failures`: the SQLite statements of each concept.
 //! - `migrate`: the numbered schema migrations.
+//! - `pg`: the PostgreSQL backend of a fleet, its change log and its follower, the import
+//!   of a SQLite database.
 //! - `suite` (tests): the behaviour every backend must show, generic over [`Store`].
 //!
 //! Contract for every backend:
@@ -26,7 +28,7 @@ mod failures;
 mod listing;
 mod migrate;
 mod model;
-mod sessions;
+mod pg;
 mod settings;
 mod sqlite;
 #[cfg(test)]
@@ -35,7 +37,7 @@ mod tokens;
 
 pub use listing::{AuditQuery, Cursor, CursorError, SortKey, TokenFilter};
 pub use model::{push_recent, AuditRow, FailureRow, LastUsed, TokenRecord, RECENT_IPS};
-pub use sessions::SessionLimits;
+pub use pg::{Applied, Change, ChangeSink, Contact, Imported, PgStore, Position};
 pub use sqlite::SqliteStore;
 
 use crate::audit::Event;
@@ -46,6 +48,14 @@ use crate::settings::Settings;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database did not answer (down, unreachable, every connection busy).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// `[store]` cannot be used as written (no secret is ever part of the message).
+    #[error("cannot use the database: {0}")]
+    Config(String),
     #[error("cannot prepare database file {path}: {source}")]
     File {
         path: String,
@@ -175,29 +185,4 @@ pub trait Store: Send + Sync {
 
     /// Forgets a user's failures and lock, with the `failures.reset` event.
     fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError>;
-
-    /// Gives token `id` a new name with its event (`token.rename`); false (and no event)
-    /// when there is no such token.
-    fn rename_token(&self, id: &str, name: &str, event: &Event) -> Result<bool, StoreError>;
-
-    /// Stores a new web session by the hash of its id, and drops every expired one.
-    fn session_create(
-        &self,
-        id_hash: &str,
-        user: &str,
-        now: i64,
-        limits: SessionLimits,
-    ) -> Result<(), StoreError>;
-
-    /// The user of a live session, whose idle time starts again; `None` (and the row
-    /// gone) when it does not exist or has expired.
-    fn session_touch(
-        &self,
-        id_hash: &str,
-        now: i64,
-        limits: SessionLimits,
-    ) -> Result<Option<String>, StoreError>;
-
-    /// Ends a session (logout); true when it existed.
-    fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError>;
 }

@@ -8,7 +8,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod bounded;
 mod lockout;
 mod revocation;
 mod verify;

@@ -7,9 +7,18 @@ use super::{LastUsed, Store, TokenRecord};
 use crate::audit::Event;
 
 /// One `#[test]` per check of this module for the store made by `$make`.
+/// `store_suite!(make)`: one `#[test]` per check. `store_suite!(in_one NAME, make)`: one
+/// `#[test]` named NAME that runs every check, each on its own fresh store (for a backend
+/// whose set-up is costly: a server started once for all of them).
 macro_rules! store_suite {
+    (in_one $name:ident, $make:expr) => {
+        $crate::store::suite::store_suite!(@list one $name $make);
+    };
     ($make:expr) => {
-        $crate::store::suite::store_suite!(@each $make;
+        $crate::store::suite::store_suite!(@list each $make);
+    };
+    (@list $($how:tt)*) => {
+        $crate::store::suite::store_suite!(@$($how)*;
             insert_list_delete_all_keeps_audit,
             insert_limited_refuses_over_max_without_event,
             delete_missing_records_nothing,
@@ -34,6 +43,16 @@ macro_rules! store_suite {
                 $crate::store::suite::$check(&store);
             }
         )*
+    };
+    (@one $name:ident $make:expr; $($check:ident),* $(,)?) => {
+        #[test]
+        fn $name() {
+            $(
+                eprintln!("store suite: {}", stringify!($check));
+                let (store, _keep) = $make;
+                $crate::store::suite::$check(&store);
+            )*
+        }
     };
 }
 pub(crate) use store_suite;

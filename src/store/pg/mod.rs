@@ -1,0 +1,377 @@
+//! The PostgreSQL backend (SPEC §12): one database shared by every host of a fleet.
+//!
+//! The [`Store`] trait blocks; this backend runs tokio-postgres on a small runtime of its
+//! own (two threads: the pool's connections and the change-log listener), and each call
+//! waits for its future on the calling thread with `futures_executor::block_on` inside that
+//! runtime's context. It never runs on the daemon's request runtime, and a call waits at
+//! most [`CALL_TIMEOUT`]: then it fails (500, exit 50) instead of waiting for a reconnect.
+//!
+//! Every change is one transaction holding the change itself, its audit record and its
+//! change-log rows (`changes`, see `follow`), which other hosts apply.
+
+mod connect;
+mod follow;
+mod import;
+mod migrate;
+mod rows;
+#[cfg(test)]
+mod tests;
+mod tokens;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::Transaction;
+
+pub use follow::{Applied, Change, ChangeSink, Position};
+pub use import::Imported;
+
+use super::{
+    AuditQuery, AuditRow, FailureRow, LastUsed, Store, StoreError, TokenFilter, TokenRecord,
+};
+use crate::audit::Event;
+use crate::config::StoreConfig;
+use crate::settings::Settings;
+
+/// The longest a store call waits, checkout of a connection included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When the database last answered, shared with `/health` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct Contact {
+    /// Unix seconds of the last answer (0: never).
+    last: AtomicI64,
+    up: AtomicBool,
+}
+
+impl Contact {
+    fn answered(&self) {
+        self.last.store(crate::engine::now(), Ordering::Relaxed);
+        self.up.store(true, Ordering::Relaxed);
+    }
+
+    fn lost(&self) {
+        self.up.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the last call reached the database.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the database last answered; `None` if it never did.
+    pub fn seconds_since(&self, now: i64) -> Option<i64> {
+        match self.last.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some((now - t).max(0)),
+        }
+    }
+}
+
+/// The PostgreSQL store; see the module documentation.
+pub struct PgStore {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: deadpool_postgres::Pool,
+    target: connect::Target,
+    contact: Arc<Contact>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which an async caller must not do.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to the database of `[store]` and migrates it (once, under a lock).
+    pub fn open(config: &StoreConfig) -> Result<PgStore, StoreError> {
+        let target = connect::target(config)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("apitokend-db")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot start the database runtime: {e}")))?;
+        let manager = match &target.tls {
+            Some(tls) => deadpool_postgres::Manager::from_config(
+                target.config.clone(),
+                tls.clone(),
+                fast_recycling(),
+            ),
+            None => deadpool_postgres::Manager::from_config(
+                target.config.clone(),
+                tokio_postgres::NoTls,
+                fast_recycling(),
+            ),
+        };
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(config.pool_size as usize)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CALL_TIMEOUT))
+            .create_timeout(Some(CALL_TIMEOUT))
+            .recycle_timeout(Some(CALL_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Config(format!("database pool: {e}")))?;
+        let store = PgStore {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            pool,
+            target,
+            contact: Arc::new(Contact::default()),
+        };
+        store.run(async {
+            let mut client = store.client().await?;
+            let client: &mut tokio_postgres::Client = &mut client;
+            migrate::run(client).await
+        })?;
+        Ok(store)
+    }
+
+    /// When the database last answered.
+    pub fn contact(&self) -> Arc<Contact> {
+        self.contact.clone()
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    /// Runs `fut` to completion on this thread within the store's runtime, bounded by
+    /// [`CALL_TIMEOUT`], and notes whether the database answered.
+    fn run<T>(&self, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let _context = self.handle.enter();
+        let result = futures_executor::block_on(async {
+            tokio::time::timeout(CALL_TIMEOUT, fut)
+                .await
+                .unwrap_or_else(|_| Err(unavailable("no answer within 5 s")))
+        });
+        match &result {
+            Err(StoreError::Unavailable(_)) => self.contact.lost(),
+            Err(StoreError::Postgres(e)) if e.as_db_error().is_none() => self.contact.lost(),
+            _ => self.contact.answered(),
+        }
+        result
+    }
+
+    /// Runs `f` in one transaction that also records the event `f` returns (if any) and
+    /// the change-log rows it returns, then commits; rolled back when anything fails.
+    fn change<'e, T>(
+        &self,
+        f: impl AsyncFnOnce(&Transaction<'_>) -> Result<Outcome<'e, T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let client: &mut tokio_postgres::Client = &mut client;
+            let tx = client.transaction().await?;
+            let (value, event, changes) = f(&tx).await?;
+            if let Some(event) = event {
+                rows::insert_event(&tx, event).await?;
+            }
+            follow::append(&tx, &changes).await?;
+            tx.commit().await?;
+            Ok(value)
+        })
+    }
+
+    /// Runs `f` with a pooled connection (reads).
+    fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(async {
+            let client = self.client().await?;
+            f(&client).await
+        })
+    }
+}
+
+fn fast_recycling() -> deadpool_postgres::ManagerConfig {
+    deadpool_postgres::ManagerConfig {
+        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+    }
+}
+
+/// What a change returns: its value, the event to record, the change-log rows to append.
+type Outcome<'e, T> = (T, Option<&'e Event>, Vec<Change>);
+
+impl Store for PgStore {
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(async |c| tokens::get(c, id).await)
+    }
+
+    fn tokens_filtered(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(async |c| tokens::list(c, filter).await)
+    }
+
+    fn counts(&self) -> Result<(u64, u64), StoreError> {
+        self.read(async |c| tokens::counts(c).await)
+    }
+
+    fn insert_token_limited(
+        &self,
+        t: &TokenRecord,
+        event: &Event,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        self.change(async |tx| {
+            if max > 0 && tokens::usable(tx, &t.owner, t.created_at).await? >= u64::from(max) {
+                return Ok((false, None, Vec::new()));
+            }
+            tokens::insert(tx, t, false).await?;
+            Ok((true, Some(event), vec![Change::Token(t.id.clone())]))
+        })
+    }
+
+    fn delete_token(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        self.change(async |tx| {
+            let n = tx
+                .execute("DELETE FROM tokens WHERE id = $1", &[&id])
+                .await?;
+            let gone = n == 1;
+            let changes = gone
+                .then(|| Change::Token(id.to_string()))
+                .into_iter()
+                .collect();
+            Ok((gone, gone.then_some(event), changes))
+        })
+    }
+
+    fn delete_all(&self, owner: &str, event: &mut Event) -> Result<Vec<String>, StoreError> {
+        let ids = self.change(async |tx| {
+            let sql = "DELETE FROM tokens WHERE owner = $1 RETURNING id";
+            let ids = tokens::ids(tx, sql, &owner).await?;
+            let mut e = event.clone();
+            e.push("count", ids.len().to_string());
+            rows::insert_event(tx, &e).await?;
+            let changes = ids.iter().cloned().map(Change::Token).collect();
+            Ok((ids, None, changes))
+        })?;
+        event.push("count", ids.len().to_string());
+        Ok(ids)
+    }
+
+    fn rotate(
+        &self,
+        old_id: &str,
+        revoke_at: i64,
+        new: &TokenRecord,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            tokens::insert(tx, new, false).await?;
+            tx.execute(
+                "UPDATE tokens SET revoke_at = $2, rotated_to = $3 WHERE id = $1",
+                &[&old_id, &revoke_at, &new.id],
+            )
+            .await?;
+            let changes = vec![
+                Change::Token(old_id.to_string()),
+                Change::Token(new.id.clone()),
+            ];
+            Ok(((), Some(event), changes))
+        })
+    }
+
+    fn prune(&self, before: i64, event: &mut Event) -> Result<Vec<String>, StoreError> {
+        let ids = self.change(async |tx| {
+            let sql = "DELETE FROM tokens WHERE expires_at < $1 OR revoke_at < $1 RETURNING id";
+            let ids = tokens::ids(tx, sql, &before).await?;
+            let mut e = event.clone();
+            e.push("count", ids.len().to_string());
+            rows::insert_event(tx, &e).await?;
+            let changes = ids.iter().cloned().map(Change::Token).collect();
+            Ok((ids, None, changes))
+        })?;
+        event.push("count", ids.len().to_string());
+        Ok(ids)
+    }
+
+    fn upgrade_verifier(
+        &self,
+        id: &str,
+        old: &str,
+        new: &str,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        self.change(async |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE tokens SET hash = $3 WHERE id = $1 AND hash = $2",
+                    &[&id, &old, &new],
+                )
+                .await?;
+            let changed = n == 1;
+            Ok((changed, changed.then_some(event), Vec::new()))
+        })
+    }
+
+    fn record_last_used(&self, batch: &[LastUsed]) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            tokens::record_last_used(tx, batch).await?;
+            Ok(((), None, Vec::new()))
+        })
+    }
+
+    fn settings(&self) -> Result<Settings, StoreError> {
+        self.read(async |c| rows::settings(c).await)
+    }
+
+    fn set_setting(&self, key: &str, value: &str, event: &Event) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            rows::store_setting(tx, key, value, false).await?;
+            Ok(((), Some(event), vec![Change::Settings]))
+        })
+    }
+
+    fn append_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.change(async |_| Ok(((), Some(event), Vec::new())))
+    }
+
+    fn audit_page(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        self.read(async |c| rows::audit_page(c, query).await)
+    }
+
+    fn failures(&self, now: i64, window: i64, max: usize) -> Result<Vec<FailureRow>, StoreError> {
+        self.read(async |c| rows::live_failures(c, now, window, max).await)
+    }
+
+    fn save_failure(&self, row: &FailureRow, event: Option<&Event>) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            rows::save_failure(tx, row).await?;
+            Ok(((), event, vec![Change::Failure(row.user.clone())]))
+        })
+    }
+
+    fn drop_failure(&self, user: &str) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            rows::delete_failure(tx, user).await?;
+            Ok(((), None, Vec::new()))
+        })
+    }
+
+    fn expire_failures(&self, now: i64, window: i64) -> Result<u64, StoreError> {
+        self.change(async |tx| {
+            Ok((
+                rows::expire_failures(tx, now, window).await?,
+                None,
+                Vec::new(),
+            ))
+        })
+    }
+
+    fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            rows::delete_failure(tx, user).await?;
+            Ok(((), Some(event), vec![Change::Failure(user.to_string())]))
+        })
+    }
+}
