@@ -103,25 +103,6 @@ pub fn quote(v: &str) -> String {
     out
 }
 
-/// The syslog facility number for a name, if known.
-pub fn facility_code(name: &str) -> Option<u8> {
-    Some(match name {
-        "user" => 1,
-        "daemon" => 3,
-        "auth" => 4,
-        "authpriv" => 10,
-        "local0" => 16,
-        "local1" => 17,
-        "local2" => 18,
-        "local3" => 19,
-        "local4" => 20,
-        "local5" => 21,
-        "local6" => 22,
-        "local7" => 23,
-        _ => return None,
-    })
-}
-
 /// Syslog severities used here.
 #[derive(Debug, Clone, Copy)]
 pub enum Severity {
@@ -146,7 +127,7 @@ fn target(cfg: &SyslogConfig) -> std::io::Result<Option<Target>> {
     Ok(Some(Target {
         sock,
         path: cfg.socket.clone(),
-        facility: facility_code(&cfg.facility).unwrap_or(10),
+        facility: cfg.facility.code(),
     }))
 }
 
@@ -243,7 +224,7 @@ mod tests {
         let rx = UnixDatagram::bind(&path).unwrap();
         let cfg = SyslogConfig {
             socket: path,
-            facility: "authpriv".into(),
+            facility: crate::config::Facility::AUTHPRIV,
             ..SyslogConfig::default()
         };
         let log = Syslog::new(&cfg).unwrap();

@@ -2,6 +2,7 @@
 //! cache lifetimes, lockout windows and expiry are tested without sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use time::OffsetDateTime;
 
 /// Wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
@@ -49,6 +50,23 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// RFC 3339 UTC text of a unix time, to the second (`2026-11-27T20:36:02Z`). Written
+/// out by hand: listings of many tokens format several times per token.
+pub fn rfc3339(t: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        ),
+        Err(_) => t.to_string(),
     }
 }
 

@@ -48,10 +48,72 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub socket_group: Option<String>,
-    pub listen: Vec<String>,
+    /// Optional TCP listeners, parsed once here.
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<std::net::SocketAddr>,
     pub trusted_proxies: Vec<IpNet>,
     /// Send `X-Auth-Reason` with 401 and 403 answers of `/auth` (off by default).
     pub reason_header: bool,
+}
+
+/// A syslog facility, by its number (parsed once from its name, no fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facility(u8);
+
+impl Facility {
+    /// `authpriv`, the default.
+    pub const AUTHPRIV: Facility = Facility(10);
+    const NAMES: [(&'static str, u8); 12] = [
+        ("user", 1),
+        ("daemon", 3),
+        ("auth", 4),
+        ("authpriv", 10),
+        ("local0", 16),
+        ("local1", 17),
+        ("local2", 18),
+        ("local3", 19),
+        ("local4", 20),
+        ("local5", 21),
+        ("local6", 22),
+        ("local7", 23),
+    ];
+
+    /// The facility named `name`, if it is one syslog knows.
+    pub fn from_name(name: &str) -> Option<Facility> {
+        Facility::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, code)| Facility(code))
+    }
+
+    /// The facility number of the syslog priority.
+    pub fn code(self) -> u8 {
+        self.0
+    }
+}
+
+fn facility<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Facility, D::Error> {
+    let name = String::deserialize(d)?;
+    Facility::from_name(&name).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "syslog.facility: unknown facility {name:?}; use auth, authpriv, daemon, user or local0..local7"
+        ))
+    })
+}
+
+fn listen_addrs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<std::net::SocketAddr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|a| {
+            a.parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "http.listen: {a:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\""
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Which backend checks account passwords.
@@ -73,7 +135,8 @@ pub struct PasswordConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SyslogConfig {
     pub enabled: bool,
-    pub facility: String,
+    #[serde(deserialize_with = "facility")]
+    pub facility: Facility,
     pub socket: PathBuf,
     pub log_success: bool,
 }
@@ -118,7 +181,7 @@ impl Default for SyslogConfig {
     fn default() -> Self {
         SyslogConfig {
             enabled: true,
-            facility: "authpriv".into(),
+            facility: Facility::AUTHPRIV,
             socket: PathBuf::from("/dev/log"),
             log_success: false,
         }
@@ -232,28 +295,11 @@ impl Config {
             key,
             message,
         };
-        if crate::audit::facility_code(&self.syslog.facility).is_none() {
-            return Err(bad(
-                "syslog.facility",
-                format!(
-                    "unknown facility {:?}; use auth, authpriv, daemon, user or local0..local7",
-                    self.syslog.facility
-                ),
-            ));
-        }
         if self.realm.contains('"') || self.realm.chars().any(char::is_control) {
             return Err(bad(
                 "realm",
                 "must not contain quotes or control characters".into(),
             ));
-        }
-        for addr in &self.http.listen {
-            if addr.parse::<std::net::SocketAddr>().is_err() {
-                return Err(bad(
-                    "http.listen",
-                    format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\""),
-                ));
-            }
         }
         let a = self.argon2;
         // Parallelism first: the memory bound below multiplies by it.

@@ -120,7 +120,7 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
         .iter()
         .map(|a| {
             std::net::TcpListener::bind(a).map_err(|source| ServerError::Io {
-                path: a.into(),
+                path: a.to_string().into(),
                 source,
             })
         })
@@ -469,7 +469,7 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
                 .tcp
                 .push(
                     std::net::TcpListener::bind(a).map_err(|source| ServerError::Io {
-                        path: a.into(),
+                        path: a.to_string().into(),
                         source,
                     })?,
                 );

@@ -8,7 +8,6 @@
 
 #![no_main]
 
-use apitokend::audit::facility_code;
 use apitokend::config::{Config, ConfigError};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
@@ -75,13 +74,12 @@ fuzz_target!(|data: &[u8]| {
                 "{a:?}"
             );
             assert!(config.cache.max_entries <= 10_000_000);
-            assert!(facility_code(&config.syslog.facility).is_some());
+            // The facility and listen addresses are typed: parsed once, or refused.
+            assert!(config.syslog.facility.code() <= 23);
             assert!(!config.realm.contains('"'));
             assert!(!config.realm.chars().any(char::is_control));
             assert!(!config.password.pam_service.is_empty());
-            for addr in &config.http.listen {
-                assert!(addr.parse::<std::net::SocketAddr>().is_ok(), "{addr:?}");
-            }
+            assert!(config.http.listen.len() <= text.len());
             // Parsing is a pure function of the text (the environment is fixed here).
             assert_eq!(Config::parse(text, path).unwrap(), config);
         }

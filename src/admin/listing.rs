@@ -3,8 +3,8 @@
 
 use time::OffsetDateTime;
 
-use super::ops::{require_admin, to_value, Outcome};
 use super::proto::{ListFilter, TokenInfo, TokenPage, MAX_PAGE};
+use super::reply::{require_admin, to_value, Outcome};
 use super::tokens::info;
 use super::Failure;
 use crate::engine::{now, Engine};

@@ -4,8 +4,9 @@
 
 mod listing;
 mod ops;
+pub use crate::clock::rfc3339;
 pub use apitoken_wire::admin as proto;
-pub use ops::rfc3339;
+mod reply;
 mod tokens;
 
 use std::sync::Arc;

@@ -2,41 +2,15 @@
 //! on a blocking thread. Every change commits with its audit record, then goes to syslog,
 //! then updates the engine's in-memory state (cache, settings, lockout).
 
-use time::OffsetDateTime;
+use crate::clock::rfc3339;
 
-use super::proto::{
-    AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, Response, SettingsMap, Status,
-};
+use super::proto::{AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, SettingsMap, Status};
+use super::reply::{require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
 use super::{listing, tokens};
 use crate::engine::{now, Engine};
 use crate::peer::Peer;
 use crate::settings::Settings;
-
-/// A reply payload in its typed form: only the reply types of the wire crate convert into
-/// a [`Response`], so no request is answered with an ad hoc shape.
-pub(super) type Outcome = Result<Response, Failure>;
-
-/// RFC 3339 UTC text of a unix time, to the second (`2026-11-27T20:36:02Z`). Written
-/// out by hand: listings of many tokens format several times per token.
-pub fn rfc3339(t: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(t) {
-        Ok(d) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            d.year(),
-            u8::from(d.month()),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            d.second()
-        ),
-        Err(_) => t.to_string(),
-    }
-}
-
-pub(super) fn to_value(v: impl Into<Response>) -> Outcome {
-    Ok(v.into())
-}
 
 /// Every setting by name, as `settings` shows them.
 fn settings_map(settings: &Settings) -> Result<SettingsMap, Failure> {
@@ -51,35 +25,6 @@ fn networks(settings: &Settings) -> Vec<String> {
         .iter()
         .map(|n| n.to_string())
         .collect()
-}
-
-pub(super) fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
-    if peer.admin {
-        Ok(())
-    } else {
-        Err(Failure::denied(format!("permission denied: {what} is for admins (root or members of the admin group); ask an administrator")))
-    }
-}
-
-pub(super) fn valid_user_name(name: &str) -> Result<(), Failure> {
-    if name.starts_with(crate::token::PREFIX) {
-        // Never echo it: it is probably a token pasted in the wrong place.
-        return Err(Failure::invalid(
-            "that looks like a token, not a user name; user names are 1-64 letters, digits and . _ @ - +",
-        ));
-    }
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._@-+".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::invalid(format!(
-            "{name:?} is not a valid user name: use 1-64 letters, digits and . _ @ - +"
-        )))
-    }
 }
 
 /// Checks an optional user-name argument.
@@ -184,7 +129,7 @@ fn apply_setting(
     new: Settings,
 ) -> Result<Settings, Failure> {
     engine
-        .change_setting(tokens::actor(peer), key, new)
+        .change_setting(super::reply::actor(peer), key, new)
         .map_err(|e| Failure::invalid(e.0))
 }
 
@@ -246,7 +191,7 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
 
 fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
     require_admin(peer, "resetting failure counts")?;
-    engine.reset_failures(tokens::actor(peer), user)?;
+    engine.reset_failures(super::reply::actor(peer), user)?;
     to_value(FailuresReset {
         user: user.to_string(),
         reset: true,

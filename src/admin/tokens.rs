@@ -3,10 +3,11 @@
 
 use time::OffsetDateTime;
 
-use super::ops::{require_admin, rfc3339, to_value, valid_user_name, Outcome};
 use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
+use super::reply::{actor, require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
-use crate::engine::{Actor, Engine, NewToken, Origin};
+use crate::clock::rfc3339;
+use crate::engine::{Engine, NewToken};
 use crate::peer::Peer;
 use crate::scope::{parse_prefix, Scopes};
 use crate::store::TokenRecord;
@@ -104,14 +105,6 @@ fn created(token: &Token, record: &TokenRecord) -> Outcome {
         info: info(record, record.created_at),
         token: Secret(text),
     })
-}
-
-/// The actor of a change asked for on the admin socket.
-pub(super) fn actor(peer: &Peer) -> Actor<'_> {
-    Actor {
-        user: &peer.user,
-        via: Origin::Cli,
-    }
 }
 
 pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {

@@ -322,4 +322,6 @@ fn shown_ip(addr: ClientAddr) -> String {
 }
 
 #[cfg(test)]
+mod clock_tests;
+#[cfg(test)]
 mod tests;

@@ -130,7 +130,7 @@ impl Engine {
                 "expires",
                 record
                     .expires_at
-                    .map(crate::admin::rfc3339)
+                    .map(crate::clock::rfc3339)
                     .unwrap_or_else(|| "never".into()),
             )
             .with("scopes", t.scopes.as_str());

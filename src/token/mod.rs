@@ -128,8 +128,19 @@ pub fn is_valid_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A token with `id`, a secret never issued and a valid checksum.
+    pub(crate) fn forged(id: &str) -> String {
+        let t = Token::generate().unwrap();
+        let body = format!(
+            "{PREFIX}{id}_{}",
+            &t.expose()[PREFIX.len() + ID_LEN + 1..TOKEN_LEN - CHECKSUM_LEN]
+        );
+        let sum = checksum(body.as_bytes());
+        format!("{body}{}", String::from_utf8_lossy(&sum))
+    }
 
     #[test]
     fn checksum_known_vectors_match() {
