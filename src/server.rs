@@ -459,9 +459,12 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
     tune_process();
     // The database is ready before any socket is: a client that can connect can be served.
     let store = open_store(&config)?;
-    let mut listeners = match from_systemd()? {
-        Some(l) => l,
-        None => bind(&config)?,
+    let (mut listeners, bound) = match from_systemd()? {
+        Some(l) => (l, Vec::new()),
+        None => {
+            let l = bind(&config)?;
+            (l, SocketFiles::record(&config.runtime_dir))
+        }
     };
     if listeners.tcp.is_empty() && !config.http.listen.is_empty() {
         for a in &config.http.listen {
@@ -503,7 +506,39 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
             }
         });
         run(config, config_path, listeners, store, rx).await
-    })
+    })?;
+    // A clean exit takes away the socket files it bound (systemd owns activated ones).
+    SocketFiles::remove(&bound);
+    Ok(())
+}
+
+/// The socket files this process bound, by device and inode, so that a clean exit
+/// removes them and never a socket that a newer daemon has bound in their place since.
+struct SocketFiles;
+
+impl SocketFiles {
+    fn record(runtime_dir: &Path) -> Vec<(PathBuf, u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        ["http.sock", "check.sock", "admin.sock"]
+            .iter()
+            .map(|n| runtime_dir.join(n))
+            .filter_map(|p| {
+                let m = std::fs::symlink_metadata(&p).ok()?;
+                Some((p, m.dev(), m.ino()))
+            })
+            .collect()
+    }
+
+    fn remove(bound: &[(PathBuf, u64, u64)]) {
+        use std::os::unix::fs::MetadataExt;
+        for (path, dev, ino) in bound {
+            let same =
+                std::fs::symlink_metadata(path).is_ok_and(|m| m.dev() == *dev && m.ino() == *ino);
+            if same {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
 }
 
 /// Re-reads the configuration file on SIGHUP; a broken file changes nothing.

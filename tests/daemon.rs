@@ -130,6 +130,29 @@ fn sigterm_exits_zero() {
 }
 
 #[test]
+fn clean_exit_removes_its_socket_files_but_not_a_newer_daemons() {
+    let mut d = Daemon::start();
+    let socks = [d.http_sock(), d.check_sock(), d.admin_sock()];
+    d.signal("INT");
+    assert_eq!(d.wait_exit(Duration::from_secs(15)), Some(0));
+    for sock in &socks {
+        assert!(!sock.exists(), "{} left behind", sock.display());
+    }
+    // A socket bound in its place by someone else stays.
+    d.restart();
+    let replaced = d.runtime.join("check.sock");
+    std::fs::remove_file(&replaced).unwrap();
+    let _other = std::os::unix::net::UnixListener::bind(&replaced).unwrap();
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(
+        replaced.exists(),
+        "the daemon removed a socket it did not bind"
+    );
+    assert!(!d.http_sock().exists() && !d.admin_sock().exists());
+}
+
+#[test]
 fn sighup_applies_realm_and_refuses_broken_file() {
     let d = Daemon::start();
     assert!(challenge(&get_auth(&d.http_sock(), None)).contains("realm=\"apitokend\""));
