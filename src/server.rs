@@ -457,6 +457,20 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
     // No core dumps or ptrace by other users: memory may hold tokens being verified.
     let _ = nix::sys::prctl::set_dumpable(false);
     tune_process();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Signals are caught before any socket exists: a client (or a test) that saw the
+    // socket and sends SIGTERM must get a clean exit, not the default action's death.
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _context = runtime.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::hangup())?,
+        )
+    };
     // The database is ready before any socket is: a client that can connect can be served.
     let store = open_store(&config)?;
     let (mut listeners, bound) = match from_systemd()? {
@@ -484,14 +498,8 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
         config.runtime_dir.display(),
         config.state_dir.display()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     runtime.block_on(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
+        let (mut term, mut int, mut hup) = signals;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             loop {
