@@ -41,7 +41,33 @@ pub struct Config {
     pub syslog: SyslogConfig,
     pub argon2: Argon2Config,
     pub cache: CacheConfig,
+    pub web: WebConfig,
     pub store: StoreConfig,
+}
+
+/// `[web]`: the REST API and the self-service page on `web.sock` (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// `false` binds nothing.
+    pub enabled: bool,
+    /// Optional TCP listeners, `ADDRESS:PORT`.
+    pub listen: Vec<String>,
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u64,
+    /// A session ends this many hours after its login, however busy.
+    pub max_hours: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: Vec::new(),
+            idle_minutes: 30,
+            max_hours: 12,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -226,6 +252,8 @@ struct RawConfig {
     #[serde(default)]
     cache: CacheConfig,
     #[serde(default)]
+    web: WebConfig,
+    #[serde(default)]
     store: StoreConfig,
 }
 
@@ -283,6 +311,7 @@ impl Config {
             syslog: raw.syslog,
             argon2: raw.argon2,
             cache: raw.cache,
+            web: raw.web,
             store: raw.store,
         };
         config.validate(path)?;
@@ -300,6 +329,23 @@ impl Config {
                 "realm",
                 "must not contain quotes or control characters".into(),
             ));
+        }
+        for addr in &self.web.listen {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(bad(
+                    "web.listen",
+                    format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9181\""),
+                ));
+            }
+        }
+        if !(1..=10_080).contains(&self.web.idle_minutes) {
+            return Err(bad(
+                "web.idle_minutes",
+                "must be 1 to 10080 (a week)".into(),
+            ));
+        }
+        if !(1..=8_760).contains(&self.web.max_hours) {
+            return Err(bad("web.max_hours", "must be 1 to 8760 (a year)".into()));
         }
         let a = self.argon2;
         // Parallelism first: the memory bound below multiplies by it.
@@ -406,6 +452,24 @@ mod tests {
             .collect();
         let c = parse(&text).unwrap();
         assert!(!c.http.reason_header);
+    }
+
+    #[test]
+    fn parse_web_section_is_strict() {
+        let c = parse("").unwrap();
+        assert!(c.web.enabled);
+        assert_eq!((c.web.idle_minutes, c.web.max_hours), (30, 12));
+        let c = parse("[web]\nenabled = false\nidle_minutes = 5\n").unwrap();
+        assert!(!c.web.enabled && c.web.idle_minutes == 5);
+        for (text, key) in [
+            ("[web]\nidle_minutes = 0\n", "web.idle_minutes"),
+            ("[web]\nmax_hours = 0\n", "web.max_hours"),
+            ("[web]\nlisten = [\"x\"]\n", "web.listen"),
+            ("[web]\ncolour = 1\n", "colour"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

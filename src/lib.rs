@@ -51,3 +51,4 @@ pub mod settings;
 pub mod store;
 pub mod token;
 pub mod verify;
+pub mod web;

@@ -10,6 +10,9 @@ pub struct Peer {
     /// The account name, or `uid:<n>` for a uid without one.
     pub user: String,
     pub admin: bool,
+    /// Whether the request came through the web face rather than `admin.sock`: its
+    /// changes are audited with `via=web`.
+    pub web: bool,
 }
 
 /// Resolves a peer uid: root, the daemon's own uid and members of `admin_group` are admins.
@@ -23,7 +26,12 @@ pub fn identify(uid: u32, admin_group: &str) -> Peer {
     let user = account
         .map(|u| u.name)
         .unwrap_or_else(|| format!("uid:{uid}"));
-    Peer { uid, user, admin }
+    Peer {
+        uid,
+        user,
+        admin,
+        web: false,
+    }
 }
 
 /// Whether the account `name` exists and is root or a member of `admin_group`

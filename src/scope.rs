@@ -13,41 +13,47 @@ pub struct Scopes {
     pub write: bool,
     /// PAM logins.
     pub login: bool,
+    /// The web face's REST API (SPEC §11): the token acts as its owner there. Never a
+    /// default and never implied for tokens made before it existed.
+    pub manage: bool,
 }
 
 impl Scopes {
-    /// Every scope: what tokens from before scopes existed, and new tokens by default, get.
+    /// What tokens from before scopes existed, and new tokens by default, get: every scope
+    /// but `manage`, which is only ever given by asking for it.
     pub const ALL: Scopes = Scopes {
         read: true,
         write: true,
         login: true,
+        manage: false,
     };
 
-    /// Parses a comma- or space-separated list of `read`, `write`, `login`.
+    /// No scope at all (what a damaged stored list narrows to).
+    pub const NONE: Scopes = Scopes {
+        read: false,
+        write: false,
+        login: false,
+        manage: false,
+    };
+
+    /// Parses a comma- or space-separated list of `read`, `write`, `login`, `manage`.
     pub fn parse(text: &str) -> Result<Scopes, String> {
-        let mut s = Scopes {
-            read: false,
-            write: false,
-            login: false,
-        };
+        let mut s = Scopes::NONE;
         for word in text.split([',', ' ']).filter(|w| !w.is_empty()) {
             match word {
                 "read" => s.read = true,
                 "write" => s.write = true,
                 "login" => s.login = true,
+                "manage" => s.manage = true,
                 other => {
                     return Err(format!(
-                        "unknown scope {other:?}; scopes are read, write and login"
+                        "unknown scope {other:?}; scopes are read, write, login and manage"
                     ))
                 }
             }
         }
-        if s == (Scopes {
-            read: false,
-            write: false,
-            login: false,
-        }) {
-            return Err("name at least one scope: read, write or login".into());
+        if s == Scopes::NONE {
+            return Err("name at least one scope: read, write, login or manage".into());
         }
         Ok(s)
     }
@@ -58,6 +64,7 @@ impl Scopes {
             (self.read, "read"),
             (self.write, "write"),
             (self.login, "login"),
+            (self.manage, "manage"),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -155,11 +162,7 @@ impl crate::store::TokenRecord {
     pub fn restrictions(&self) -> Restrictions {
         let scopes = match &self.scopes {
             None => Scopes::ALL,
-            Some(text) => Scopes::parse(text).unwrap_or(Scopes {
-                read: false,
-                write: false,
-                login: false,
-            }),
+            Some(text) => Scopes::parse(text).unwrap_or(Scopes::NONE),
         };
         let paths = self
             .paths
@@ -185,7 +188,29 @@ impl crate::store::TokenRecord {
 }
 
 /// Validates a path prefix given at creation: absolute, normalised, no query.
+/// Path prefixes a token may carry at most.
+pub const MAX_PATHS: usize = 16;
+/// Longest path prefix, in bytes.
+pub const MAX_PATH_LEN: usize = 256;
+/// Networks a token may carry at most.
+pub const MAX_NETWORKS: usize = 16;
+
+/// Checks a token's list of path prefixes: at most [`MAX_PATHS`], each a valid prefix of
+/// at most [`MAX_PATH_LEN`] bytes; returns them normalised.
+pub fn parse_prefixes(list: &[String]) -> Result<Vec<String>, String> {
+    if list.len() > MAX_PATHS {
+        return Err(format!("a token takes at most {MAX_PATHS} path prefixes"));
+    }
+    list.iter().map(|p| parse_prefix(p)).collect()
+}
+
 pub fn parse_prefix(p: &str) -> Result<String, String> {
+    if p.len() > MAX_PATH_LEN {
+        return Err(format!(
+            "a path prefix is at most {MAX_PATH_LEN} bytes; this one has {}",
+            p.len()
+        ));
+    }
     match normalize_path(p) {
         Some(n) if p.starts_with('/') && !p.contains(['?', '#']) => Ok(n),
         _ => Err(format!(
@@ -208,8 +233,10 @@ fn under_prefix(path: &str, prefix: &str) -> bool {
 /// is a host to URL parsers), `;` path parameters (`..;/` to servlet containers), or `..`
 /// above the root.
 pub fn normalize_path(uri: &str) -> Option<String> {
-    let raw = uri.split(['?', '#']).next().unwrap_or("");
-    if !raw.starts_with('/') {
+    let raw = uri.split('?').next().unwrap_or("");
+    // A raw `#` never reaches a server from a browser; some backends keep it in the path
+    // while others cut it off, so a path containing one cannot be judged.
+    if !raw.starts_with('/') || raw.contains('#') {
         return None;
     }
     let bytes = raw.as_bytes();
@@ -260,6 +287,18 @@ pub fn normalize_path(uri: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_manage_is_never_implied() {
+        assert_eq!(Scopes::ALL.to_text(), "read,write,login");
+        assert!(!Scopes::parse("read,write,login").unwrap().manage);
+        let m = Scopes::parse("manage").unwrap();
+        assert!(m.manage && !m.read && !m.write && !m.login);
+        assert_eq!(
+            Scopes::parse("read manage").unwrap().to_text(),
+            "read,manage"
+        );
+    }
 
     #[test]
     fn parse_scopes_and_text() {

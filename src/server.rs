@@ -49,6 +49,22 @@ pub struct Listeners {
     pub check: StdUnixListener,
     pub admin: StdUnixListener,
     pub tcp: Vec<std::net::TcpListener>,
+    /// `web.sock`; `None` with `[web] enabled = false` (or no `web` socket from systemd).
+    pub web: Option<StdUnixListener>,
+    /// `[web] listen`.
+    pub web_tcp: Vec<std::net::TcpListener>,
+}
+
+fn bind_tcp(addrs: &[String]) -> Result<Vec<std::net::TcpListener>, ServerError> {
+    addrs
+        .iter()
+        .map(|a| {
+            std::net::TcpListener::bind(a).map_err(|source| ServerError::Io {
+                path: a.into(),
+                source,
+            })
+        })
+        .collect()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
@@ -130,6 +146,14 @@ pub fn bind(config: &Config) -> Result<Listeners, ServerError> {
         check: bind_unix(&run.join("check.sock"), 0o666, None)?,
         admin: bind_unix(&run.join("admin.sock"), 0o666, None)?,
         tcp,
+        web: match config.web.enabled {
+            true => Some(bind_unix(&run.join("web.sock"), http_mode, group)?),
+            false => None,
+        },
+        web_tcp: match config.web.enabled {
+            true => bind_tcp(&config.web.listen)?,
+            false => Vec::new(),
+        },
     })
 }
 
@@ -200,6 +224,21 @@ pub async fn run(
             graceful.clone(),
         )));
     }
+    if let Some(web) = listeners.web {
+        tasks.push(tokio::spawn(crate::web::serve::accept_unix(
+            UnixListener::from_std(nonblocking(web)?)?,
+            engine.clone(),
+            graceful.clone(),
+        )));
+    }
+    for l in listeners.web_tcp {
+        l.set_nonblocking(true)?;
+        tasks.push(tokio::spawn(crate::web::serve::accept_tcp(
+            TcpListener::from_std(l)?,
+            engine.clone(),
+            graceful.clone(),
+        )));
+    }
     let check = UnixListener::from_std(nonblocking(listeners.check)?)?;
     tasks.push(tokio::spawn(accept_simple(
         check,
@@ -247,7 +286,8 @@ fn nonblocking(l: StdUnixListener) -> std::io::Result<StdUnixListener> {
     Ok(l)
 }
 
-fn http1_builder() -> http1::Builder {
+/// The HTTP/1.1 settings of every HTTP socket.
+pub(crate) fn http1_builder() -> http1::Builder {
     let mut b = http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
@@ -403,7 +443,7 @@ pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
     }
     let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     let names: Vec<&str> = names.split(':').collect();
-    let (mut http, mut check, mut admin) = (None, None, None);
+    let (mut http, mut check, mut admin, mut web) = (None, None, None, None);
     for i in 0..count {
         let fd = 3 + i;
         // SAFETY: systemd passes `count` open sockets starting at fd 3 to this process
@@ -413,6 +453,7 @@ pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
             Some("http") => http = Some(listener),
             Some("check") => check = Some(listener),
             Some("admin") => admin = Some(listener),
+            Some("web") => web = Some(listener),
             other => eprintln!("apitokend: ignoring socket {fd} named {other:?} from systemd"),
         }
     }
@@ -429,6 +470,8 @@ pub fn from_systemd() -> Result<Option<Listeners>, ServerError> {
         check: check.ok_or_else(|| missing("check"))?,
         admin: admin.ok_or_else(|| missing("admin"))?,
         tcp: Vec::new(),
+        web,
+        web_tcp: Vec::new(),
     }))
 }
 
@@ -492,10 +535,16 @@ pub fn main(config: Config, config_path: Option<PathBuf>) -> Result<(), ServerEr
                 );
         }
     }
+    if !config.web.enabled {
+        listeners.web = None;
+    } else if listeners.web_tcp.is_empty() {
+        listeners.web_tcp = bind_tcp(&config.web.listen)?;
+    }
     eprintln!(
-        "apitokend {} serving {}/{{http,check,admin}}.sock, database {}/tokens.db",
+        "apitokend {} serving {}/{{http,check,admin{}}}.sock, database {}/tokens.db",
         env!("CARGO_PKG_VERSION"),
         config.runtime_dir.display(),
+        if listeners.web.is_some() { ",web" } else { "" },
         config.state_dir.display()
     );
     runtime.block_on(async move {

@@ -6,6 +6,8 @@ mod listing;
 mod ops;
 pub use crate::clock::rfc3339;
 pub use apitoken_wire::admin as proto;
+pub use ops::dispatch;
+mod rename;
 mod reply;
 mod tokens;
 
@@ -39,9 +41,8 @@ impl Failure {
 impl From<crate::engine::OpError> for Failure {
     fn from(e: crate::engine::OpError) -> Failure {
         match e {
-            crate::engine::OpError::TooMany { .. } | crate::engine::OpError::Collision => {
-                Failure::invalid(e.to_string())
-            }
+            crate::engine::OpError::TooMany { .. } => Failure(ErrorKind::Limit, e.to_string()),
+            crate::engine::OpError::Collision => Failure::invalid(e.to_string()),
             crate::engine::OpError::Store(e) => e.into(),
             crate::engine::OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
         }

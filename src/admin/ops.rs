@@ -46,7 +46,8 @@ fn check_user_args(req: &Request) -> Result<(), Failure> {
     }
 }
 
-/// Runs one request for `peer`.
+/// Runs one request for `peer`: the one place requests of `admin.sock` and of the web
+/// face are authorized (SPEC §6's table).
 pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     check_user_args(&req)?;
     match req {
@@ -78,6 +79,7 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
         )),
         Request::Delete { ids } => tokens::delete(engine, peer, &ids),
         Request::DeleteAll { user } => tokens::delete_all(engine, peer, &user),
+        Request::Rename { id, name } => super::rename::rename(engine, peer, &id, &name),
         Request::Rotate { id, grace, expires } => tokens::rotate(engine, peer, &id, grace, expires),
         Request::Prune { older_than } => tokens::prune(engine, peer, older_than),
         Request::Settings => to_value(settings_map(&engine.settings())?),

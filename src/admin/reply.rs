@@ -19,7 +19,7 @@ pub(super) fn to_value(v: impl Into<Response>) -> Outcome {
 pub(super) fn actor(peer: &Peer) -> Actor<'_> {
     Actor {
         user: &peer.user,
-        via: Origin::Cli,
+        via: if peer.web { Origin::Web } else { Origin::Cli },
     }
 }
 

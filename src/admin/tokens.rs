@@ -3,13 +3,16 @@
 
 use time::OffsetDateTime;
 
-use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
+use super::proto::{
+    Created, Deleted, DeletedAll, ErrorKind, Pruned, Secret, TokenInfo, VerifyResult,
+};
 use super::reply::{actor, require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
 use crate::clock::rfc3339;
 use crate::engine::{Engine, NewToken};
 use crate::peer::Peer;
-use crate::scope::{parse_prefix, Scopes};
+use crate::scope::{parse_prefixes, Scopes};
+use crate::settings::ExpiryError;
 use crate::store::TokenRecord;
 use crate::token::{is_valid_id, Token};
 
@@ -18,6 +21,13 @@ fn split(list: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
+}
+
+fn expiry_failure(e: ExpiryError) -> Failure {
+    match e {
+        ExpiryError::Invalid(e) => Failure::invalid(e.0),
+        ExpiryError::TooLong(e) => Failure(ErrorKind::OutOfBounds, e.0),
+    }
 }
 
 /// A token's public metadata.
@@ -74,8 +84,7 @@ fn restrictions(
     if settings.user_tokens_read_only && !peer.admin && owner == peer.user {
         let read = Scopes {
             read: true,
-            write: false,
-            login: false,
+            ..Scopes::NONE
         };
         if spec.scopes.is_some() && scopes != read {
             return Err(Failure::denied(
@@ -84,12 +93,13 @@ fn restrictions(
         }
         scopes = read;
     }
-    let paths = spec
-        .paths
-        .iter()
-        .map(|p| parse_prefix(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::invalid)?;
+    let paths = parse_prefixes(&spec.paths).map_err(Failure::invalid)?;
+    if spec.networks.len() > crate::scope::MAX_NETWORKS {
+        return Err(Failure::invalid(format!(
+            "a token takes at most {} networks",
+            crate::scope::MAX_NETWORKS
+        )));
+    }
     let networks = spec
         .networks
         .iter()
@@ -123,10 +133,16 @@ pub fn create(engine: &Engine, peer: &Peer, spec: Spec) -> Outcome {
             "--name must be at most 100 characters without control characters",
         ));
     }
+    if crate::token::contains_token_shape(&name) {
+        // Never echoed: it is probably a token pasted into the wrong field.
+        return Err(Failure::invalid(
+            "--name looks like it contains a token (atk_...); names are stored and logged, so choose another",
+        ));
+    }
     let now_t = OffsetDateTime::now_utc();
     let expires_at = settings
-        .expiry_for(spec.expires.as_deref(), now_t)
-        .map_err(|e| Failure::invalid(e.0))?
+        .expiry_within(spec.expires.as_deref(), now_t)
+        .map_err(expiry_failure)?
         .map(|t| t.unix_timestamp());
     let (scopes, paths, networks) = restrictions(engine, peer, &owner, &spec)?;
     let new = NewToken {
@@ -208,8 +224,8 @@ pub fn rotate(
     };
     let expires_at = engine
         .settings()
-        .expiry_for(expires.as_deref(), now_t)
-        .map_err(|e| Failure::invalid(e.0))?
+        .expiry_within(expires.as_deref(), now_t)
+        .map_err(expiry_failure)?
         .map(|t| t.unix_timestamp());
     let (token, record) = engine.rotate(actor(peer), &old, grace, expires_at)?;
     created(&token, &record)

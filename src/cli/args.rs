@@ -119,8 +119,9 @@ pub struct CreateArgs {
     /// Owner of the token (admins only, for another user) [default: you].
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
-    /// read (HTTP GET, HEAD, OPTIONS), write (every method), login (PAM, Apache helper);
-    /// repeat or comma-separate [default: all three].
+    /// read (HTTP GET, HEAD, OPTIONS), write (every method), login (PAM, Apache helper),
+    /// manage (the web face's REST API, acting as you); repeat or comma-separate
+    /// [default: read, write and login; manage only when asked for].
     #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
     pub scopes: Vec<String>,
     /// Limit HTTP use to paths under this prefix, e.g. /api/ci/ (repeatable).

@@ -22,6 +22,7 @@ Examples:
   apitoken create --user www-api --name nginx  # admins: for another user
   apitoken create --scope read --path /api/ci/ --allow-ip 10.0.0.0/8
   apitoken create --scope login                 # PAM and Apache only
+  apitoken create --scope manage --name script  # the web face's REST API
   TOKEN=$(apitoken create --name ci)
 
 The token is printed once and cannot be shown again; only its id is kept.";

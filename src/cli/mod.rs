@@ -58,7 +58,10 @@ impl CliError {
             CliError::Client(ClientError::Daemon(e)) => match e.kind {
                 ErrorKind::PermissionDenied => EXIT_PERMISSION,
                 ErrorKind::NotFound => EXIT_NOT_FOUND,
-                ErrorKind::Invalid | ErrorKind::Internal => 1,
+                ErrorKind::Invalid
+                | ErrorKind::Internal
+                | ErrorKind::Limit
+                | ErrorKind::OutOfBounds => 1,
             },
             CliError::Client(ClientError::Protocol { .. })
             | CliError::Input(_)
@@ -92,7 +95,9 @@ impl CliError {
                 ErrorKind::NotFound => {
                     "Run `apitoken list` to see the tokens you may act on.".to_string()
                 }
-                ErrorKind::Invalid => format!("See `apitoken {subcommand} --help`."),
+                ErrorKind::Invalid | ErrorKind::Limit | ErrorKind::OutOfBounds => {
+                    format!("See `apitoken {subcommand} --help`.")
+                }
                 ErrorKind::Internal => {
                     "See the daemon's log (journalctl -u apitokend).".to_string()
                 }

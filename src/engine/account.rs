@@ -25,9 +25,19 @@ impl LockNews {
     }
 }
 
-/// Adds what was asked for (`GET /path` from nginx, the URI from Apache), when known.
+/// Longest `request` value logged, in characters.
+const MAX_REQUEST_LOGGED: usize = 256;
+
+/// Adds what was asked for (`GET /path` from nginx, the URI from Apache), when known:
+/// without the query string (other systems' secrets travel in URLs) or fragment, without
+/// control characters, at most [`MAX_REQUEST_LOGGED`] characters.
 fn with_request(e: Event, req: &AuthRequest<'_>) -> Event {
-    let text = format!("{} {}", req.method, req.uri);
+    let path = req.uri.split(['?', '#']).next().unwrap_or("");
+    let text: String = format!("{} {path}", req.method)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REQUEST_LOGGED)
+        .collect();
     match text.trim() {
         "" => e,
         t => e.with("request", t),

@@ -163,6 +163,7 @@ impl Engine {
             }
             // `apitoken verify` asks whether the token is good at all.
             Via::Cli => true,
+            Via::Web | Via::WebLogin => rs.scopes.manage,
         };
         if !in_scope {
             return Decision::Forbidden(Reason::Scope);
@@ -213,7 +214,7 @@ impl Engine {
         config: &Config,
         now: i64,
     ) -> Judged {
-        if !s.password_auth {
+        if !s.password_auth && req.via != Via::WebLogin {
             return Judged::of(Decision::Forbidden(Reason::PasswordDisabled), req.user);
         }
         if req.kind == Kind::Bearer || req.user.is_empty() || req.via == Via::Cli {

@@ -43,6 +43,11 @@ pub enum Via {
     External,
     /// `apitoken verify` on the admin socket.
     Cli,
+    /// A credential on a REST request of the web face: tokens need the `manage` scope.
+    Web,
+    /// The web face's login form: the password is checked even while `password-auth` is
+    /// off (SPEC §11); `allowed-networks`, lockout and the backend still apply.
+    WebLogin,
 }
 
 impl Via {
@@ -53,6 +58,7 @@ impl Via {
             Via::Pam => "pam",
             Via::External => "external",
             Via::Cli => "cli",
+            Via::Web | Via::WebLogin => "web",
         }
     }
 }

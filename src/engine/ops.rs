@@ -249,6 +249,21 @@ impl Engine {
         Ok(new)
     }
 
+    /// Gives token `t` (already authorized) the name `name`; false when it is gone.
+    pub fn rename_token(
+        &self,
+        actor: Actor<'_>,
+        t: &TokenRecord,
+        name: &str,
+    ) -> Result<bool, OpError> {
+        let event = Event::new("token.rename", self.clock.now())
+            .with("actor", actor.user)
+            .with("user", t.owner.as_str())
+            .with("token_id", t.id.as_str())
+            .with("name", name);
+        self.change(actor, event, |e| self.store.rename_token(&t.id, name, e))
+    }
+
     /// Forgets `user`'s failures and lock.
     pub fn reset_failures(&self, actor: Actor<'_>, user: &str) -> Result<(), OpError> {
         let event = Event::new("failures.reset", self.clock.now())

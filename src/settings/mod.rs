@@ -372,29 +372,13 @@ impl Settings {
         validity: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Option<OffsetDateTime>, SettingError> {
-        let limit = self.max_validity.months().map(|m| add_months(now, m));
-        let wanted = match validity {
-            None => return Ok(limit),
-            Some(v) => parse_validity(v, now)?,
-        };
-        if wanted.is_some_and(|w| w <= now) {
-            return Err(SettingError("the expiry date must be in the future".into()));
-        }
-        let too_long = match (wanted, limit) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(w), Some(l)) => w > l,
-        };
-        if too_long {
-            let max = self.max_validity.name();
-            return Err(SettingError(format!(
-                "validity {} exceeds the maximum of {max} set by max-validity; choose {max} or shorter",
-                validity.unwrap_or_default()
-            )));
-        }
-        Ok(wanted)
+        self.expiry_within(validity, now)
+            .map_err(ExpiryError::into_inner)
     }
 }
+
+mod expiry;
+pub use expiry::ExpiryError;
 
 #[cfg(test)]
 mod tests;

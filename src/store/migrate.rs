@@ -47,6 +47,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tokens_created ON tokens(created_at);
     CREATE INDEX tokens_expires ON tokens(expires_at);
     CREATE INDEX tokens_last_used ON tokens(last_used_at);",
+    // 3: web sessions (SPEC §11): the SHA-256 of the session id, never the id itself.
+    "CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );",
 ];
 
 /// Brings the schema up to date; refuses a database from a newer release.

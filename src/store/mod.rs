@@ -29,6 +29,7 @@ mod listing;
 mod migrate;
 mod model;
 mod pg;
+mod sessions;
 mod settings;
 mod sqlite;
 #[cfg(test)]
@@ -38,6 +39,7 @@ mod tokens;
 pub use listing::{AuditQuery, Cursor, CursorError, SortKey, TokenFilter};
 pub use model::{push_recent, AuditRow, FailureRow, LastUsed, TokenRecord, RECENT_IPS};
 pub use pg::{Applied, Change, ChangeSink, Contact, Imported, PgStore, Position};
+pub use sessions::SessionLimits;
 pub use sqlite::SqliteStore;
 
 use crate::audit::Event;
@@ -185,4 +187,29 @@ pub trait Store: Send + Sync {
 
     /// Forgets a user's failures and lock, with the `failures.reset` event.
     fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError>;
+
+    /// Gives token `id` a new name with its event (`token.rename`); false (and no event)
+    /// when there is no such token.
+    fn rename_token(&self, id: &str, name: &str, event: &Event) -> Result<bool, StoreError>;
+
+    /// Stores a new web session by the hash of its id, and drops every expired one.
+    fn session_create(
+        &self,
+        id_hash: &str,
+        user: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<(), StoreError>;
+
+    /// The user of a live session, whose idle time starts again; `None` (and the row
+    /// gone) when it does not exist or has expired.
+    fn session_touch(
+        &self,
+        id_hash: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Ends a session (logout); true when it existed.
+    fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError>;
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use super::TokenRecord;
-use super::{audit, failures, migrate, settings, tokens};
+use super::{audit, failures, migrate, sessions, settings, tokens, SessionLimits};
 use super::{AuditQuery, AuditRow, FailureRow, LastUsed, Store, StoreError, TokenFilter};
 use crate::audit::Event;
 use crate::settings::Settings;
@@ -202,6 +202,36 @@ impl Store for SqliteStore {
 
     fn expire_failures(&self, now: i64, window: i64) -> Result<u64, StoreError> {
         self.in_tx(|tx| failures::expire(tx, now, window))
+    }
+
+    fn rename_token(&self, id: &str, name: &str, event: &Event) -> Result<bool, StoreError> {
+        self.change(|tx| {
+            let found = sessions::rename_token(tx, id, name)?;
+            Ok((found, found.then_some(event)))
+        })
+    }
+
+    fn session_create(
+        &self,
+        id_hash: &str,
+        user: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<(), StoreError> {
+        self.in_tx(|tx| sessions::create(tx, id_hash, user, now, limits))
+    }
+
+    fn session_touch(
+        &self,
+        id_hash: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<Option<String>, StoreError> {
+        self.in_tx(|tx| sessions::touch(tx, id_hash, now, limits))
+    }
+
+    fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError> {
+        self.in_tx(|tx| sessions::delete(tx, id_hash))
     }
 
     fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError> {

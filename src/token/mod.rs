@@ -122,6 +122,15 @@ impl Token {
     }
 }
 
+/// Whether `text` contains something shaped like the start of a token: `atk_`, an id and
+/// `_` (a token pasted into a free-text field).
+pub fn contains_token_shape(text: &str) -> bool {
+    text.match_indices(PREFIX).any(|(at, _)| {
+        let rest = &text.as_bytes()[at + PREFIX.len()..];
+        rest.len() > ID_LEN && rest[..ID_LEN].iter().all(|&b| is_base62(b)) && rest[ID_LEN] == b'_'
+    })
+}
+
 /// Whether `id` has the shape of a token id (so lookups of garbage cost nothing).
 pub fn is_valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(is_base62)
@@ -192,6 +201,17 @@ pub(crate) mod tests {
             "atk_AbCd1234_0123456789abcdefghijABCDEFGHIJKL0GG7m",
         ] {
             assert_eq!(Token::parse(bad).unwrap_err(), TokenError::Shape, "{bad}");
+        }
+    }
+
+    #[test]
+    fn contains_token_shape_finds_pasted_tokens_only() {
+        let t = Token::generate().unwrap();
+        assert!(contains_token_shape(t.expose()));
+        assert!(contains_token_shape(&format!("ci {} x", t.expose())));
+        assert!(contains_token_shape(&t.expose()[..13]));
+        for fine in ["", "atk_", "my atk_ token", "atk_short_", "deploy key"] {
+            assert!(!contains_token_shape(fine), "{fine}");
         }
     }
 

@@ -91,7 +91,7 @@ fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
     assert_eq!(t["last_ip"], "192.0.2.9", "{t}");
     assert_eq!(t["state"], "active", "{t}");
     // The listing above also waited for the migration.
-    assert_eq!(sqlite(&daemon.db_path(), "PRAGMA user_version;"), "2");
+    assert_eq!(sqlite(&daemon.db_path(), "PRAGMA user_version;"), "3");
     assert_eq!(
         sqlite(
             &daemon.db_path(),

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bounded;
 mod lockout;
 mod revocation;
 mod verify;

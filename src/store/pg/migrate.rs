@@ -62,6 +62,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tokens_created ON tokens(created_at);
     CREATE INDEX tokens_expires ON tokens(expires_at);
     CREATE INDEX tokens_last_used ON tokens(last_used_at);",
+    // 3: web sessions (SPEC §11): the SHA-256 of the session id, never the id itself.
+    r#"CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL
+    );"#,
 ];
 
 /// Brings the schema up to date under the migration lock; refuses a newer schema.

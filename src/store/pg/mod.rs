@@ -14,6 +14,7 @@ mod follow;
 mod import;
 mod migrate;
 mod rows;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod tokens;
@@ -28,7 +29,8 @@ pub use follow::{Applied, Change, ChangeSink, Position};
 pub use import::Imported;
 
 use super::{
-    AuditQuery, AuditRow, FailureRow, LastUsed, Store, StoreError, TokenFilter, TokenRecord,
+    AuditQuery, AuditRow, FailureRow, LastUsed, SessionLimits, Store, StoreError, TokenFilter,
+    TokenRecord,
 };
 use crate::audit::Event;
 use crate::config::StoreConfig;
@@ -372,6 +374,53 @@ impl Store for PgStore {
         self.change(async |tx| {
             rows::delete_failure(tx, user).await?;
             Ok(((), Some(event), vec![Change::Failure(user.to_string())]))
+        })
+    }
+
+    fn rename_token(&self, id: &str, name: &str, event: &Event) -> Result<bool, StoreError> {
+        self.change(async |tx| {
+            let n = tx
+                .execute("UPDATE tokens SET name = $2 WHERE id = $1", &[&id, &name])
+                .await?;
+            let found = n == 1;
+            Ok((found, found.then_some(event), Vec::new()))
+        })
+    }
+
+    fn session_create(
+        &self,
+        id_hash: &str,
+        user: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<(), StoreError> {
+        self.change(async |tx| {
+            sessions::create(tx, id_hash, user, now, limits).await?;
+            Ok(((), None, Vec::new()))
+        })
+    }
+
+    fn session_touch(
+        &self,
+        id_hash: &str,
+        now: i64,
+        limits: SessionLimits,
+    ) -> Result<Option<String>, StoreError> {
+        self.change(async |tx| {
+            Ok((
+                sessions::touch(tx, id_hash, now, limits).await?,
+                None,
+                Vec::new(),
+            ))
+        })
+    }
+
+    fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError> {
+        self.change(async |tx| {
+            let n = tx
+                .execute("DELETE FROM sessions WHERE id_hash = $1", &[&id_hash])
+                .await?;
+            Ok((n > 0, None, Vec::new()))
         })
     }
 }

@@ -69,6 +69,11 @@ pub enum Request {
         #[serde(default)]
         filter: ListFilter,
     },
+    /// Gives a token a new name (the web face's `PATCH`).
+    Rename {
+        id: String,
+        name: String,
+    },
     Rotate {
         id: String,
         /// How long the old token keeps working (`0`, `15m`, `1h`, ...).

@@ -37,6 +37,10 @@ pub enum ErrorKind {
     NotFound,
     /// The daemon failed (exit 1).
     Internal,
+    /// A limit is reached, e.g. `max-tokens-per-user` (exit 1).
+    Limit,
+    /// A value beyond what a setting allows, e.g. a validity over `max-validity` (exit 1).
+    OutOfBounds,
 }
 
 /// Token metadata as every listing shows it; never holds the secret.
@@ -251,7 +255,7 @@ impl Response {
             Q::Create { .. } | Q::Rotate { .. } => typed(body, Response::Created),
             Q::List { .. } => typed(body, Response::Tokens),
             Q::ListPage { .. } => typed(body, Response::Page),
-            Q::Show { .. } => typed(body, Response::Token),
+            Q::Show { .. } | Q::Rename { .. } => typed(body, Response::Token),
             Q::Delete { .. } => typed(body, Response::Deleted),
             Q::DeleteAll { .. } => typed(body, Response::DeletedAll),
             Q::Prune { .. } => typed(body, Response::Pruned),

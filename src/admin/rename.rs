@@ -1,0 +1,31 @@
+//! Renaming a token (the web face's `PATCH /api/v1/tokens/{id}`): the owner or an admin,
+//! audited as `token.rename` by the core's change operation.
+
+use super::reply::{actor, to_value, Outcome};
+use super::tokens::{info, owned_token};
+use super::Failure;
+use crate::engine::{now, Engine};
+use crate::peer::Peer;
+
+/// Checks a token name: at most 100 characters, no control characters.
+pub fn valid_name(name: &str) -> Result<(), Failure> {
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Failure::invalid(
+            "a name is at most 100 characters without control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn rename(engine: &Engine, peer: &Peer, id: &str, name: &str) -> Outcome {
+    valid_name(name)?;
+    let t = owned_token(engine, peer, id)?;
+    if !engine.rename_token(actor(peer), &t, name)? {
+        return Err(Failure::not_found(format!("no token with id {id}")));
+    }
+    let renamed = crate::store::TokenRecord {
+        name: name.to_string(),
+        ..t
+    };
+    to_value(info(&renamed, now()))
+}

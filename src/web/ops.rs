@@ -1,0 +1,116 @@
+//! Requests shared by the REST API and the page, translated into `admin.sock` requests.
+
+use std::sync::Arc;
+
+use super::api::run;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::types::*;
+use super::Web;
+use crate::admin::proto::Request;
+
+/// The validity choices the settings allow, in the order the page offers them.
+pub fn allowed_validity(web: &Web) -> Vec<String> {
+    let settings = web.engine.settings();
+    let now = time::OffsetDateTime::now_utc();
+    ["6m", "1y", "2y", "never"]
+        .into_iter()
+        .filter(|v| settings.expiry_within(Some(v), now).is_ok())
+        .map(String::from)
+        .collect()
+}
+
+/// Who the caller is and what they may do.
+pub fn me(web: &Web, caller: &Caller) -> Me {
+    Me {
+        user: caller.peer.user.clone(),
+        admin: caller.peer.admin,
+        csrf: caller.csrf.clone(),
+        allowed_validity: allowed_validity(web),
+        can_create: caller.peer.admin || !web.engine.settings().admin_only_create,
+    }
+}
+
+pub async fn create(
+    web: &Arc<Web>,
+    caller: &Caller,
+    body: CreateBody,
+) -> Result<CreatedToken, ApiError> {
+    let req = Request::Create {
+        name: body.name,
+        expires: body.expires,
+        user: body.user,
+        scopes: body.scopes.map(|s| s.join(",")),
+        paths: body.paths,
+        networks: body.networks,
+    };
+    run(web, caller, req).await
+}
+
+#[derive(serde::Deserialize)]
+struct Deleted {
+    deleted: Vec<String>,
+}
+
+pub async fn delete(web: &Arc<Web>, caller: &Caller, id: String) -> Result<(), ApiError> {
+    let d: Deleted = run(
+        web,
+        caller,
+        Request::Delete {
+            ids: vec![id.clone()],
+        },
+    )
+    .await?;
+    if d.deleted.is_empty() {
+        return Err(ApiError::not_found(format!("no token with id {id}")));
+    }
+    Ok(())
+}
+
+pub async fn set_setting(
+    web: &Arc<Web>,
+    caller: &Caller,
+    key: String,
+    value: SettingValue,
+) -> Result<SettingsObject, ApiError> {
+    let value = match value {
+        SettingValue::Text(t) => t,
+        SettingValue::Number(n) => n.to_string(),
+        SettingValue::Flag(true) => "on".into(),
+        SettingValue::Flag(false) => "off".into(),
+        SettingValue::List(l) => l.join(","),
+    };
+    let _: serde_json::Value = run(web, caller, Request::SettingsSet { key, value }).await?;
+    run(web, caller, Request::Settings).await
+}
+
+pub async fn audit(web: &Arc<Web>, caller: &Caller, q: AuditQuery) -> Result<AuditPage, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "out_of_bounds",
+            "limit must be 1 to 1000",
+        ));
+    }
+    let start = match q.after.as_deref() {
+        None => 0,
+        Some(c) => c
+            .strip_prefix('o')
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| *n <= 100_000)
+            .ok_or_else(|| {
+                ApiError::malformed("after takes the next value of the previous page")
+            })?,
+    };
+    let req = Request::Audit {
+        user: q.user,
+        since: q.since,
+        limit: Some(start + limit + 1),
+    };
+    let all: Vec<serde_json::Value> = run(web, caller, req).await?;
+    let (start, limit) = (start as usize, limit as usize);
+    let next = (all.len() > start + limit).then(|| format!("o{}", start + limit));
+    let events = all.into_iter().skip(start).take(limit).collect();
+    Ok(AuditPage { events, next })
+}

@@ -1,0 +1,205 @@
+//! Logging in and out (SPEC §11): a password through `[password] backend` (or a token with
+//! the `manage` scope), subject to `allowed-networks`, lockout and a per-address throttle;
+//! a new random id at every login, stored only as its hash; the cookie's flags.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::auth::{self, judge};
+use super::error::ApiError;
+use super::Web;
+use crate::config::PasswordBackend;
+use crate::engine::{ClientAddr, Kind, Via};
+use crate::http::PeerAddr;
+
+/// Login attempts one address may make per [`WINDOW`] seconds.
+pub const ATTEMPTS: u32 = 10;
+const WINDOW: i64 = 60;
+/// Addresses remembered at most; older windows are dropped first.
+const MAX_TRACKED: usize = 10_000;
+
+/// Counts login attempts per client address.
+#[derive(Default)]
+pub struct Throttle {
+    seen: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl Throttle {
+    /// Counts an attempt; `Err(seconds to wait)` once the address used up its window.
+    pub fn attempt(&self, addr: ClientAddr, now: i64) -> Result<(), i64> {
+        let key = match addr {
+            ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
+            _ => "unknown".to_string(),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_TRACKED {
+            seen.retain(|_, (start, _)| now - *start < WINDOW);
+        }
+        let entry = seen.entry(key).or_insert((now, 0));
+        if now - entry.0 >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= ATTEMPTS {
+            return Err(WINDOW - (now - entry.0));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+/// The path prefix nginx publishes the web face under (`X-Forwarded-Prefix`, believed
+/// like `X-Real-IP`), without its trailing slash; empty when served at the root.
+pub fn prefix(web: &Web, peer: PeerAddr, headers: &HeaderMap) -> String {
+    if !auth::believed(&web.engine, peer) {
+        return String::new();
+    }
+    let Some(p) = headers
+        .get("x-forwarded-prefix")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return String::new();
+    };
+    let p = p.trim().trim_end_matches('/');
+    let clean = p.starts_with('/')
+        && p.len() <= 200
+        && !p.contains("//")
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c));
+    if clean {
+        p.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Whether the request reached nginx over TLS (`X-Forwarded-Proto: https`, believed).
+fn over_tls(web: &Web, peer: PeerAddr, headers: &HeaderMap) -> bool {
+    auth::believed(&web.engine, peer)
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value for `id` (empty and expired to log out).
+pub fn cookie(web: &Web, peer: PeerAddr, headers: &HeaderMap, id: Option<&str>) -> HeaderValue {
+    let path = format!("{}/", prefix(web, peer, headers));
+    let secure = if over_tls(web, peer, headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let (value, age) = match id {
+        Some(id) => (id, web.engine.config().web.max_hours * 3600),
+        None => ("", 0),
+    };
+    let text = format!(
+        "{}={value}; Path={path}; Max-Age={age}; HttpOnly; SameSite=Strict{secure}",
+        auth::COOKIE
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// A new session.
+pub struct LoggedIn {
+    pub user: String,
+    pub admin: bool,
+    pub csrf: String,
+    pub set_cookie: HeaderValue,
+}
+
+/// Checks a login and opens a session.
+pub async fn login(
+    web: &Web,
+    peer: PeerAddr,
+    headers: &HeaderMap,
+    user: &str,
+    password: &[u8],
+) -> Result<LoggedIn, ApiError> {
+    let engine = &web.engine;
+    let addr = auth::address(engine, peer, headers);
+    let now = crate::engine::now();
+    if let Err(wait) = web.throttle.attempt(addr, now) {
+        let mut e = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!("too many login attempts from your address; try again in {wait} s"),
+        );
+        e.retry_after = Some(wait.max(1));
+        return Err(e);
+    }
+    if user.is_empty() || user.len() > 64 || user.chars().any(char::is_control) {
+        return Err(ApiError::malformed(
+            "user must be 1-64 characters without control characters",
+        ));
+    }
+    let is_token = password.starts_with(crate::token::PREFIX.as_bytes());
+    if engine.config().password.backend == PasswordBackend::None && !is_token {
+        return Err(ApiError::denied(
+            "password logins are off on this host ([password] backend = \"none\")",
+        ));
+    }
+    let user = judge(
+        engine,
+        Via::WebLogin,
+        Kind::UserSecret,
+        user,
+        password,
+        addr,
+    )
+    .await?;
+    let id = auth::new_session_id()?;
+    let (hash, limits, e) = (auth::id_hash(&id), auth::limits(engine), engine.clone());
+    let owner = user.clone();
+    tokio::task::spawn_blocking(move || e.store().session_create(&hash, &owner, now, limits))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            eprintln!("apitokend: web: cannot store a session: {e}");
+            ApiError::internal()
+        })?;
+    let peer_info = auth::web_peer(engine, &user);
+    Ok(LoggedIn {
+        user,
+        admin: peer_info.admin,
+        csrf: auth::csrf_for(&id),
+        set_cookie: cookie(web, peer, headers, Some(&id)),
+    })
+}
+
+/// Ends the request's session (the caller has been authorized with its CSRF token).
+pub async fn logout(web: &Web, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(id) = auth::session_cookie(headers) else {
+        return Ok(());
+    };
+    let (hash, e) = (auth::id_hash(&id), web.engine.clone());
+    tokio::task::spawn_blocking(move || e.store().session_delete(&hash))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|_| ApiError::internal())?;
+    Ok(())
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
+    headers.append(header::SET_COOKIE, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_refuses_after_attempts_until_window_ends() {
+        let t = Throttle::default();
+        let a = ClientAddr::Ip("192.0.2.1".parse().unwrap());
+        for _ in 0..ATTEMPTS {
+            assert!(t.attempt(a, 100).is_ok());
+        }
+        assert_eq!(t.attempt(a, 110), Err(50));
+        let other = ClientAddr::Ip("192.0.2.2".parse().unwrap());
+        assert!(t.attempt(other, 110).is_ok());
+        assert!(t.attempt(a, 160).is_ok());
+    }
+}

@@ -1,0 +1,12 @@
+//! The web face of SPEC §11 end to end: the REST API over the real `web.sock` and through
+//! a real nginx configured with the shipped snippet, passwords through real libpam
+//! (pam_wrapper and pam_matrix), sessions in the real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod errors;
+mod harness;
+mod sessions;
