@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn parse_shipped_example_with_every_key_uncommented_is_valid() {
-        let text: String = include_str!("../packaging/apitokend.toml")
+        let text: String = include_str!("../../packaging/apitokend.toml")
             .lines()
             .map(|l| match l.strip_prefix('#') {
                 Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
