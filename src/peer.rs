@@ -78,6 +78,12 @@ mod tests {
     }
 
     #[test]
+    fn canonical_name_is_the_account_name_or_the_typed_one() {
+        assert_eq!(canonical_name("root"), "root");
+        assert_eq!(canonical_name("no-such-user-xyz"), "no-such-user-xyz");
+    }
+
+    #[test]
     fn is_admin_account_missing_user_is_false() {
         assert!(is_admin_account("root", "no-such-group-xyz"));
         assert!(!is_admin_account("no-such-user-xyz", "root"));
