@@ -142,6 +142,27 @@ impl Lockout {
         })
     }
 
+    /// Takes `user`'s count and lock as another host of a fleet stored them (`None`: the
+    /// row is gone there); attempts in flight here stay counted.
+    pub fn replace(&self, user: &str, row: Option<&FailureRow>) {
+        let mut rows = self.rows();
+        match row {
+            Some(r) => {
+                let mine = rows.entry(user.to_string()).or_default();
+                mine.failures = r.count;
+                mine.window_start = r.window_start;
+                mine.locked_until = r.locked_until;
+            }
+            None => {
+                if rows.get(user).is_some_and(|r| r.in_flight == 0) {
+                    rows.remove(user);
+                } else if let Some(mine) = rows.get_mut(user) {
+                    (mine.failures, mine.locked_until) = (0, None);
+                }
+            }
+        }
+    }
+
     /// Forgets a user.
     pub fn reset(&self, user: &str) {
         self.rows().remove(user);

@@ -206,7 +206,9 @@ pub async fn run(
     store: Arc<dyn Store>,
     mut control: tokio::sync::mpsc::Receiver<Control>,
 ) -> Result<(), ServerError> {
-    let engine = Arc::new(Engine::new(config, store)?);
+    let engine = Arc::new(Engine::new(config, store.clone())?);
+    // A fleet's store applies other hosts' changes to this engine (SPEC §12).
+    store.follow(engine.remote_sink());
     let graceful = Arc::new(GracefulShutdown::new());
     let alive = Arc::new(());
     let mut tasks = Vec::new();

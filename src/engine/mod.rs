@@ -16,6 +16,7 @@
 mod account;
 mod judge;
 mod ops;
+mod remote;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};

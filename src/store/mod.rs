@@ -212,4 +212,14 @@ pub trait Store: Send + Sync {
 
     /// Ends a session (logout); true when it existed.
     fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError>;
+
+    /// From now on, hands what other hosts sharing this store change to `sink` (a
+    /// fleet's store, SPEC §12). A store that only this host uses has nothing to follow.
+    fn follow(&self, _sink: std::sync::Arc<dyn ChangeSink>) {}
+
+    /// When the database last answered (a fleet's store, for `/health` and `/metrics`);
+    /// `None` for a local file, which is always there.
+    fn contact(&self) -> Option<std::sync::Arc<Contact>> {
+        None
+    }
 }

@@ -153,21 +153,16 @@ impl PgStore {
 
     /// Starts following the change log from `from` (see [`PgStore::log_head`]): a task on
     /// the store's runtime keeps a LISTEN connection and hands what changed to `sink`.
-    pub fn follow(self: &Arc<Self>, from: i64, sink: Arc<dyn ChangeSink>) -> Arc<Position> {
+    /// It ends when the store (its runtime) is dropped.
+    pub fn follow_from(&self, from: i64, sink: Arc<dyn ChangeSink>) -> Arc<Position> {
         let position = Arc::new(Position::default());
         position.seq.store(from, Ordering::Relaxed);
-        let (store, pos) = (Arc::downgrade(self), position.clone());
+        let (store, pos) = (Arc::new(self.view()), position.clone());
         self.handle.spawn(async move {
             loop {
                 let (wake_tx, wake_rx) = tokio::sync::mpsc::channel(1);
-                let listening = match store.upgrade() {
-                    Some(s) => listen(&s.target, wake_tx).await,
-                    None => return,
-                };
-                let lost = follow_until_lost(&store, &pos, &sink, wake_rx, listening.is_ok());
-                if lost.await {
-                    return;
-                }
+                let listening = listen(&store.target, wake_tx).await;
+                follow_until_lost(&store, &pos, &sink, wake_rx, listening.is_ok()).await;
                 drop(listening);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -181,35 +176,30 @@ impl PgStore {
 }
 
 /// Catches up on every wake-up and every [`CATCH_UP_EVERY`] until the LISTEN connection is
-/// lost (then false: reconnect) or the store is gone (true: stop).
+/// lost (or was never there: then once, after a pause).
 async fn follow_until_lost(
-    store: &std::sync::Weak<PgStore>,
+    store: &Arc<PgStore>,
     pos: &Arc<Position>,
     sink: &Arc<dyn ChangeSink>,
     mut wake: tokio::sync::mpsc::Receiver<()>,
     listening: bool,
-) -> bool {
+) {
     let mut ticks = 0u32;
     loop {
-        let Some(s) = store.upgrade() else {
-            return true;
-        };
-        let (s2, pos2, sink2) = (s.clone(), pos.clone(), sink.clone());
-        drop(s);
+        let (s, p, k) = (store.clone(), pos.clone(), sink.clone());
         // The store's calls block: run them off the runtime's worker threads.
-        let _ = tokio::task::spawn_blocking(move || catch_up(&s2, &pos2, &*sink2)).await;
+        let _ = tokio::task::spawn_blocking(move || catch_up(&s, &p, &*k)).await;
         ticks += 1;
         if ticks % 600 == 0 {
-            if let Some(s) = store.upgrade() {
-                let _ = tokio::task::spawn_blocking(move || s.cut_log()).await;
-            }
+            let s = store.clone();
+            let _ = tokio::task::spawn_blocking(move || s.cut_log()).await;
         }
         if !listening {
             tokio::time::sleep(CATCH_UP_EVERY).await;
-            return false;
+            return;
         }
         if let Ok(None) = tokio::time::timeout(CATCH_UP_EVERY, wake.recv()).await {
-            return false;
+            return;
         }
     }
 }

@@ -78,6 +78,9 @@ pub struct PgStore {
     pool: deadpool_postgres::Pool,
     target: connect::Target,
     contact: Arc<Contact>,
+    /// The change log's head when the store was opened: what the engine loaded is at
+    /// least that recent, so following starts there.
+    opened_at: i64,
 }
 
 impl Drop for PgStore {
@@ -123,24 +126,34 @@ impl PgStore {
             .recycle_timeout(Some(CALL_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Config(format!("database pool: {e}")))?;
-        let store = PgStore {
+        let mut store = PgStore {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
             target,
             contact: Arc::new(Contact::default()),
+            opened_at: 0,
         };
         store.run(async {
             let mut client = store.client().await?;
             let client: &mut tokio_postgres::Client = &mut client;
             migrate::run(client).await
         })?;
+        store.opened_at = store.log_head()?;
         Ok(store)
     }
 
-    /// When the database last answered.
-    pub fn contact(&self) -> Arc<Contact> {
-        self.contact.clone()
+    /// The same database without a runtime of its own (for the follower's task, which
+    /// lives on this store's runtime and ends with it).
+    fn view(&self) -> PgStore {
+        PgStore {
+            runtime: None,
+            handle: self.handle.clone(),
+            pool: self.pool.clone(),
+            target: self.target.clone(),
+            contact: self.contact.clone(),
+            opened_at: self.opened_at,
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -413,6 +426,14 @@ impl Store for PgStore {
                 Vec::new(),
             ))
         })
+    }
+
+    fn follow(&self, sink: Arc<dyn ChangeSink>) {
+        self.follow_from(self.opened_at, sink);
+    }
+
+    fn contact(&self) -> Option<Arc<Contact>> {
+        Some(self.contact.clone())
     }
 
     fn session_delete(&self, id_hash: &str) -> Result<bool, StoreError> {

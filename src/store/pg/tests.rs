@@ -2,7 +2,6 @@
 //! test starts itself (tests/common/pg.rs).
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 use super::*;
 use crate::config::{StoreBackend, StoreConfig};
@@ -11,52 +10,48 @@ use crate::config::{StoreBackend, StoreConfig};
 mod server;
 use server::PgServer;
 
-/// One server for this test process; each store gets a database of its own.
-fn server() -> &'static PgServer {
-    static SERVER: OnceLock<PgServer> = OnceLock::new();
-    SERVER.get_or_init(PgServer::start)
-}
-
-fn config_for(url: String) -> StoreConfig {
+fn config_for(server: &PgServer, url: String) -> StoreConfig {
     StoreConfig {
         backend: StoreBackend::Postgres,
         url: Some(url),
-        password_file: Some(server().password_file()),
+        password_file: Some(server.password_file()),
         ..StoreConfig::default()
     }
 }
 
-/// A fresh, empty, migrated store in a new database.
-fn fresh() -> (PgStore, ()) {
+/// A fresh, empty, migrated store in a new database of `server`.
+fn fresh(server: &PgServer) -> (PgStore, ()) {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!("suite_{}", N.fetch_add(1, Ordering::Relaxed));
-    let url = server().database(&name);
-    (PgStore::open(&config_for(url)).unwrap(), ())
+    let url = server.database(&name);
+    (PgStore::open(&config_for(server, url)).unwrap(), ())
 }
 
-crate::store::suite::store_suite!(in_one postgres_store_passes_the_store_suite, fresh());
+crate::store::suite::store_suite!(in_one postgres_store_passes_the_store_suite, PgServer::start(), fresh);
 
 #[test]
 fn postgres_store_migrates_once_when_hosts_start_together() {
-    let url = server().database("together");
+    let server = PgServer::start();
+    let url = server.database("together");
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let c = config_for(url.clone());
+            let c = config_for(&server, url.clone());
             std::thread::spawn(move || PgStore::open(&c).map(|_| ()))
         })
         .collect();
     for h in handles {
         h.join().unwrap().unwrap();
     }
-    let version = server().psql_in("together", "SELECT version FROM schema_version");
+    let version = server.psql_in("together", "SELECT version FROM schema_version");
     assert_eq!(version.trim(), "3");
-    let rows = server().psql_in("together", "SELECT COUNT(*) FROM schema_version");
+    let rows = server.psql_in("together", "SELECT COUNT(*) FROM schema_version");
     assert_eq!(rows.trim(), "1");
 }
 
 #[test]
 fn postgres_store_wrong_password_names_the_database_not_the_secret() {
-    let url = server().database("wrongpw");
+    let server = PgServer::start();
+    let url = server.database("wrongpw");
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "not-the-password\n").unwrap();
@@ -64,7 +59,7 @@ fn postgres_store_wrong_password_names_the_database_not_the_secret() {
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let config = StoreConfig {
         password_file: Some(pw),
-        ..config_for(url)
+        ..config_for(&server, url)
     };
     let err = PgStore::open(&config).err().unwrap().to_string();
     assert!(err.contains("database"), "{err}");
@@ -73,7 +68,8 @@ fn postgres_store_wrong_password_names_the_database_not_the_secret() {
 
 #[test]
 fn postgres_store_change_log_names_each_change_in_order() {
-    let (store, ()) = fresh();
+    let server = PgServer::start();
+    let (store, ()) = fresh(&server);
     let head = store.log_head().unwrap();
     let e = crate::store::suite::record("aaaaaaaa", "alice");
     let ev = Event::new("token.create", 1);
@@ -107,7 +103,8 @@ fn import_sqlite_twice_copies_once() {
         .set_setting("lockout-threshold", "7", &ev("settings.change"))
         .unwrap();
     drop(sqlite);
-    let (store, ()) = fresh();
+    let server = PgServer::start();
+    let (store, ()) = fresh(&server);
     let first = store.import_sqlite(&path).unwrap();
     assert_eq!(
         first,

@@ -7,12 +7,12 @@ use super::{LastUsed, Store, TokenRecord};
 use crate::audit::Event;
 
 /// One `#[test]` per check of this module for the store made by `$make`.
-/// `store_suite!(make)`: one `#[test]` per check. `store_suite!(in_one NAME, make)`: one
-/// `#[test]` named NAME that runs every check, each on its own fresh store (for a backend
-/// whose set-up is costly: a server started once for all of them).
+/// `store_suite!(make)`: one `#[test]` per check. `store_suite!(in_one NAME, setup, make)`:
+/// one `#[test]` named NAME that evaluates `setup` once (a server, stopped when the test
+/// ends) and runs every check on its own fresh store from `make(&setup)`.
 macro_rules! store_suite {
-    (in_one $name:ident, $make:expr) => {
-        $crate::store::suite::store_suite!(@list one $name $make);
+    (in_one $name:ident, $setup:expr, $make:path) => {
+        $crate::store::suite::store_suite!(@list one $name $setup, $make);
     };
     ($make:expr) => {
         $crate::store::suite::store_suite!(@list each $make);
@@ -44,12 +44,13 @@ macro_rules! store_suite {
             }
         )*
     };
-    (@one $name:ident $make:expr; $($check:ident),* $(,)?) => {
+    (@one $name:ident $setup:expr, $make:path; $($check:ident),* $(,)?) => {
         #[test]
         fn $name() {
+            let setup = $setup;
             $(
                 eprintln!("store suite: {}", stringify!($check));
-                let (store, _keep) = $make;
+                let (store, _keep) = $make(&setup);
                 $crate::store::suite::$check(&store);
             )*
         }
