@@ -152,7 +152,7 @@ check "PAM service /etc/pam.d/apitokend" test -f /etc/pam.d/apitokend
 check "pam-auth-update profile /usr/share/pam-configs/apitoken" test -f /usr/share/pam-configs/apitoken
 check "the profile is off by default (common-auth unchanged)" \
     lacks pam_apitoken /etc/pam.d/common-auth
-for unit in apitokend.service apitokend.socket apitokend-check.socket apitokend-admin.socket; do
+for unit in apitokend.service apitokend.socket apitokend-check.socket apitokend-admin.socket apitokend-web.socket; do
     check "systemd unit /lib/systemd/system/$unit" test -f "/lib/systemd/system/$unit"
 done
 for page in man8/apitokend.8 man1/apitoken.1 man8/apitoken-external.8 man1/apitoken-create.1; do

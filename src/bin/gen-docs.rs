@@ -41,8 +41,8 @@ const DAEMON: Extra = Extra {
          apitoken-external over check.sock, and the apitoken command manages tokens and \
          settings over admin.sock, where every request is authorized by the caller's Unix \
          credentials.",
-        "Under systemd the sockets are bound by apitokend.socket, apitokend-check.socket \
-         and apitokend-admin.socket and handed to the daemon (socket activation). Run by a \
+        "Under systemd the sockets are bound by apitokend.socket, apitokend-check.socket, \
+         apitokend-admin.socket and apitokend-web.socket and handed to the daemon (socket activation). Run by a \
          user other than root without --config, it keeps its database and sockets in that \
          user's directories ($XDG_STATE_HOME/apitokend and $XDG_RUNTIME_DIR/apitokend).",
     ],

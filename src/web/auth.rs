@@ -200,6 +200,22 @@ pub async fn caller(
     session_caller(web, &id, addr, method, headers, form_csrf).await
 }
 
+/// Authenticates a request of the page: by its session cookie only (a browser's
+/// Authorization header, meant for another site behind the same nginx, is not used).
+pub async fn session_only(
+    web: &Arc<Web>,
+    peer: PeerAddr,
+    method: &Method,
+    headers: &HeaderMap,
+    form_csrf: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let addr = address(&web.engine, peer, headers);
+    let Some(id) = session_cookie(headers) else {
+        return Err(ApiError::unauthorized("sign in first", None));
+    };
+    session_caller(web, &id, addr, method, headers, form_csrf).await
+}
+
 async fn session_caller(
     web: &Arc<Web>,
     id: &str,

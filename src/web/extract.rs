@@ -12,6 +12,16 @@ pub struct ApiJson<T>(pub T);
 pub struct ApiPath<T>(pub T);
 /// Query parameters.
 pub struct ApiQuery<T>(pub T);
+/// A form body (the page's forms), at most 64 KiB.
+pub struct ApiForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Form(v) = axum::Form::<T>::from_request(req, state).await?;
+        Ok(ApiForm(v))
+    }
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;

@@ -13,6 +13,7 @@ mod page;
 pub mod serve;
 mod session;
 mod types;
+mod view;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request, StatusCode};

@@ -1,10 +1,397 @@
-//! The self-service page.
+//! The self-service page (SPEC §11): server-rendered HTML that works without JavaScript.
+//! Every form posts with the session's CSRF token and goes through the same
+//! authentication and operations as the REST API; a change answers with a redirect
+//! (post/redirect/get), except a creation, whose page shows the new token once.
 
-use axum::Router;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 use std::sync::Arc;
 
+use super::api::run;
+use super::auth::{self, Caller};
+use super::error::ApiError;
+use super::extract::{ApiForm, ApiPath, ApiQuery};
+use super::session;
+use super::types::{CreateBody, CreatedToken};
+use super::view::{self, PageQuery, PageView};
 use super::Web;
+use crate::admin::proto::Request;
+use crate::http::PeerAddr;
 
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()
+        .route("/", get(page))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/tokens", post(create))
+        .route("/tokens/{id}/revoke", post(revoke))
+        .route("/tokens/{id}/rotate", post(rotate))
+        .route("/users/delete-all", post(delete_all))
+        .route("/settings", post(set_setting))
+        .route("/failures/reset", post(reset_failures))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+}
+
+fn html(status: StatusCode, view: &PageView) -> Response {
+    match view.render() {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            eprintln!("apitokend: web: cannot render the page: {e}");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+fn login_page(prefix: String, error: Option<ApiError>) -> Response {
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
+    let view = PageView {
+        prefix,
+        error: error.map(|e| e.message),
+        ..PageView::default()
+    };
+    html(status, &view)
+}
+
+fn redirect(prefix: &str, query: &str) -> Response {
+    let location = format!("{prefix}/{query}");
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// The page of a tab after a failed change: the error on top of the current state.
+async fn page_with_error(
+    web: &Arc<Web>,
+    caller: &Caller,
+    prefix: String,
+    tab: &str,
+    e: ApiError,
+) -> Response {
+    let q = PageQuery {
+        tab: Some(tab.to_string()),
+        ..PageQuery::default()
+    };
+    match view::build(web, caller, prefix, q).await {
+        Ok(mut v) => {
+            v.error = Some(e.message);
+            html(e.status, &v)
+        }
+        Err(_) => e.into_response(),
+    }
+}
+
+async fn page(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Response {
+    let prefix = session::prefix(&web, peer, &headers);
+    let caller = match auth::session_only(&web, peer, &Method::GET, &headers, None).await {
+        Ok(c) => c,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return login_page(prefix, None),
+        Err(e) => return login_page(prefix, Some(e)),
+    };
+    match view::build(&web, &caller, prefix.clone(), q).await {
+        Ok(v) => html(StatusCode::OK, &v),
+        Err(e) => page_with_error(&web, &caller, prefix, "mine", e).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    user: String,
+    password: zeroize::Zeroizing<String>,
+}
+
+async fn login(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<LoginForm>,
+) -> Response {
+    let prefix = session::prefix(&web, peer, &headers);
+    match session::login(&web, peer, &headers, &f.user, f.password.as_bytes()).await {
+        Ok(s) => {
+            let mut resp = redirect(&prefix, "");
+            session::set_cookie(resp.headers_mut(), s.set_cookie);
+            resp
+        }
+        Err(e) => login_page(prefix, Some(e)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    csrf: String,
+    #[serde(default)]
+    tab: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// The caller of a form post: its session and the form's CSRF field.
+async fn form_caller(
+    web: &Arc<Web>,
+    peer: PeerAddr,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Caller, Response> {
+    let prefix = session::prefix(web, peer, headers);
+    auth::session_only(web, peer, &Method::POST, headers, Some(csrf))
+        .await
+        .map_err(|e| login_page(prefix, Some(e)))
+}
+
+async fn logout(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    if let Err(r) = form_caller(&web, peer, &headers, &f.csrf).await {
+        return r;
+    }
+    let prefix = session::prefix(&web, peer, &headers);
+    if let Err(e) = session::logout(&web, &headers).await {
+        return e.into_response();
+    }
+    let mut resp = redirect(&prefix, "");
+    session::set_cookie(
+        resp.headers_mut(),
+        session::cookie(&web, peer, &headers, None),
+    );
+    resp
+}
+
+#[derive(serde::Deserialize)]
+struct CreateForm {
+    csrf: String,
+    #[serde(default)]
+    tab: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    expires: Option<String>,
+    scope_read: Option<String>,
+    scope_write: Option<String>,
+    scope_login: Option<String>,
+    scope_manage: Option<String>,
+    #[serde(default)]
+    paths: String,
+    #[serde(default)]
+    networks: String,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Shows the page of `tab` with the token just made (or the error).
+async fn show_created(
+    web: &Arc<Web>,
+    caller: &Caller,
+    prefix: String,
+    tab: &str,
+    made: Result<CreatedToken, ApiError>,
+) -> Response {
+    match made {
+        Ok(c) => {
+            let q = PageQuery {
+                tab: Some(tab.to_string()),
+                ..PageQuery::default()
+            };
+            match view::build(web, caller, prefix, q).await {
+                Ok(mut v) => {
+                    v.created = Some(view::created(c));
+                    html(StatusCode::CREATED, &v)
+                }
+                Err(e) => e.into_response(),
+            }
+        }
+        Err(e) => page_with_error(web, caller, prefix, tab, e).await,
+    }
+}
+
+async fn create(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<CreateForm>,
+) -> Response {
+    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let scopes: Vec<String> = [
+        (&f.scope_read, "read"),
+        (&f.scope_write, "write"),
+        (&f.scope_login, "login"),
+        (&f.scope_manage, "manage"),
+    ]
+    .iter()
+    .filter(|(on, _)| on.is_some())
+    .map(|(_, s)| s.to_string())
+    .collect();
+    let body = CreateBody {
+        name: f.name.filter(|n| !n.is_empty()),
+        expires: f.expires.filter(|e| !e.is_empty()),
+        user: f.user.filter(|u| !u.is_empty()),
+        scopes: Some(scopes),
+        paths: lines(&f.paths),
+        networks: lines(&f.networks),
+    };
+    let tab = view::tab_for(&caller, f.tab.as_deref());
+    let prefix = session::prefix(&web, peer, &headers);
+    let made = super::ops::create(&web, &caller, body).await;
+    show_created(&web, &caller, prefix, tab, made).await
+}
+
+async fn revoke(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let tab = view::tab_for(&caller, f.tab.as_deref());
+    let prefix = session::prefix(&web, peer, &headers);
+    match super::ops::delete(&web, &caller, id).await {
+        Ok(()) => redirect(&prefix, &format!("?tab={tab}&done=revoked")),
+        Err(e) => page_with_error(&web, &caller, prefix, tab, e).await,
+    }
+}
+
+async fn rotate(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let tab = view::tab_for(&caller, f.tab.as_deref());
+    let prefix = session::prefix(&web, peer, &headers);
+    let req = Request::Rotate {
+        id,
+        grace: None,
+        expires: None,
+    };
+    let made = run(&web, &caller, req).await;
+    show_created(&web, &caller, prefix, tab, made).await
+}
+
+/// Runs a form's change and redirects to `tab` with `done`, or shows the error there.
+async fn change(
+    web: &Arc<Web>,
+    peer: PeerAddr,
+    headers: &HeaderMap,
+    f: &CsrfForm,
+    tab: &str,
+    done: &str,
+    req: impl FnOnce() -> Request,
+) -> Response {
+    let caller = match form_caller(web, peer, headers, &f.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let prefix = session::prefix(web, peer, headers);
+    match run::<serde_json::Value>(web, &caller, req()).await {
+        Ok(_) => redirect(&prefix, &format!("?tab={tab}&done={done}")),
+        Err(e) => page_with_error(web, &caller, prefix, tab, e).await,
+    }
+}
+
+async fn delete_all(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    let user = f.user.clone().unwrap_or_default();
+    change(&web, peer, &headers, &f, "manager", "deleted", || {
+        Request::DeleteAll { user }
+    })
+    .await
+}
+
+async fn set_setting(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    let key = f.key.clone().unwrap_or_default();
+    let value = match f.value.clone().unwrap_or_default() {
+        v if key == "allowed-networks" => lines(&v.replace(',', "\n")).join(","),
+        v => v,
+    };
+    change(&web, peer, &headers, &f, "settings", "saved", || {
+        Request::SettingsSet { key, value }
+    })
+    .await
+}
+
+async fn reset_failures(
+    State(web): State<Arc<Web>>,
+    Extension(peer): Extension<PeerAddr>,
+    headers: HeaderMap,
+    ApiForm(f): ApiForm<CsrfForm>,
+) -> Response {
+    let user = f.user.clone().unwrap_or_default();
+    change(&web, peer, &headers, &f, "failures", "reset", || {
+        Request::FailuresReset { user }
+    })
+    .await
+}
+
+fn asset(ctype: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ctype),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("static/app.css"))
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("static/app.js"),
+    )
 }

@@ -9,4 +9,6 @@ mod common;
 mod api;
 mod errors;
 mod harness;
+mod nginx;
+mod page;
 mod sessions;

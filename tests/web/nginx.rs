@@ -1,0 +1,210 @@
+//! Through a real nginx configured with the shipped `packaging/nginx/apitokend-web.conf`,
+//! verbatim but for the socket path: the prefix, the cookie's path, the client address
+//! and the JSON errors all survive the proxy.
+
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::http::{free_port, tcp_request, Response};
+use crate::harness::{assert_error, json, WebDaemon, ROOT_PASSWORD};
+
+const SHIPPED_SOCKET: &str = "/run/apitokend/web.sock";
+
+/// nginx with the shipped web snippet in its one server block; stopped on drop.
+pub struct WebNginx {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl WebNginx {
+    pub fn start(web_sock: &Path) -> WebNginx {
+        let snippet_path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/nginx/apitokend-web.conf");
+        let snippet = std::fs::read_to_string(&snippet_path).unwrap();
+        assert!(
+            snippet.contains(SHIPPED_SOCKET),
+            "the snippet no longer names {SHIPPED_SOCKET}"
+        );
+        let snippet = snippet.replace(SHIPPED_SOCKET, &web_sock.display().to_string());
+        let dir = tempfile::Builder::new()
+            .prefix("apitokend-webnginx")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let user = if nix::unistd::Uid::effective().is_root() {
+            "user nobody nogroup;"
+        } else {
+            ""
+        };
+        let conf = format!(
+            "worker_processes 1;\ndaemon off;\n{user}\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+             events {{ worker_connections 64; }}\nhttp {{\n access_log {d}/access.log;\n\
+             client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n\
+             uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n server {{\n listen 127.0.0.1:{port};\n\
+             {snippet}\n }}\n}}\n"
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run nginx; `bash tests/run.sh` installs it");
+        let nginx = WebNginx { dir, port, child };
+        let up = crate::common::eventually(Duration::from_secs(20), || {
+            tcp_request(port, "GET", "/tokens/api/v1/openapi.json", &[], b"")
+                .is_ok_and(|r| r.status == 200)
+        });
+        assert!(
+            up,
+            "nginx did not come up: {}",
+            std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default()
+        );
+        nginx
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> Response {
+        tcp_request(self.port, method, path, headers, body).unwrap()
+    }
+}
+
+impl Drop for WebNginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn web_through_nginx_snippet_sessions_tokens_and_errors() {
+    let w = WebDaemon::start(&[], "");
+    let nginx = WebNginx::start(&w.web_sock());
+    let jsonc: (&str, &[u8]) = ("Content-Type", b"application/json");
+    let login = nginx.call(
+        "POST",
+        "/tokens/api/v1/session",
+        &[jsonc],
+        json!({"user": "root", "password": ROOT_PASSWORD})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(login.status, 201, "{login:?}");
+    let set_cookie = login.header("set-cookie").unwrap().to_string();
+    assert!(
+        set_cookie.contains("Path=/tokens/")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict")
+            && !set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let csrf = json(&login)["csrf"].as_str().unwrap().to_string();
+    let with = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        nginx.call(
+            method,
+            path,
+            &[
+                jsonc,
+                ("Cookie", cookie.as_bytes()),
+                ("X-CSRF-Token", csrf.as_bytes()),
+            ],
+            text.as_bytes(),
+        )
+    };
+    let made = with(
+        "POST",
+        "/tokens/api/v1/tokens",
+        Some(json!({"name": "via nginx"})),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let id = json(&made)["id"].as_str().unwrap().to_string();
+    let list = json(&with("GET", "/tokens/api/v1/tokens", None));
+    assert_eq!(list["tokens"][0]["id"], id.as_str());
+    // The client address nginx saw is the one the daemon judged.
+    assert!(w
+        .daemon
+        .cli(&["allow-ip", "add", "192.0.2.0/24"])
+        .status
+        .success());
+    assert_error(&with("GET", "/tokens/api/v1/me", None), 403, "ip_denied");
+    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
+    // A client's own X-Real-IP is replaced by nginx.
+    assert!(w
+        .daemon
+        .cli(&["allow-ip", "add", "192.0.2.0/24"])
+        .status
+        .success());
+    let spoof = nginx.call(
+        "GET",
+        "/tokens/api/v1/me",
+        &[("Cookie", cookie.as_bytes()), ("X-Real-IP", b"192.0.2.1")],
+        b"",
+    );
+    assert_error(&spoof, 403, "ip_denied");
+    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
+    // Errors keep their JSON through the proxy, the 413 included.
+    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(70 * 1024));
+    let r = nginx.call(
+        "POST",
+        "/tokens/api/v1/tokens",
+        &[
+            jsonc,
+            ("Cookie", cookie.as_bytes()),
+            ("X-CSRF-Token", csrf.as_bytes()),
+        ],
+        big.as_bytes(),
+    );
+    assert_error(&r, 413, "too_large");
+    assert_error(
+        &with(
+            "POST",
+            "/tokens/api/v1/tokens",
+            Some(json!({"expires": "nope"})),
+        ),
+        400,
+        "malformed",
+    );
+    let no_csrf = nginx.call(
+        "DELETE",
+        &format!("/tokens/api/v1/tokens/{id}"),
+        &[("Cookie", cookie.as_bytes())],
+        b"",
+    );
+    assert_error(&no_csrf, 403, "csrf");
+    assert_eq!(
+        with("DELETE", &format!("/tokens/api/v1/tokens/{id}"), None).status,
+        204
+    );
+    let out = with("DELETE", "/tokens/api/v1/session", None);
+    assert_eq!(out.status, 204, "{out:?}");
+    assert_error(&with("GET", "/tokens/api/v1/me", None), 401, "unauthorized");
+    // A manage token over nginx, Bearer.
+    let t = w.manage_token("root");
+    let me = nginx.call(
+        "GET",
+        "/tokens/api/v1/me",
+        &[("Authorization", &crate::common::tokens::bearer(&t))],
+        b"",
+    );
+    assert_eq!(me.status, 200, "{me:?}");
+}
