@@ -117,3 +117,56 @@ fn fleet_host_whose_listen_connection_was_killed_still_catches_up() {
     );
     eprintln!("caught up after the LISTEN connection was killed in {d:?}");
 }
+
+#[test]
+fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
+    // A single host with its SQLite database, and a token on it.
+    let mut single = Daemon::start();
+    let token = single.create_token("root");
+    single.kill();
+    let db = single.db_path();
+    let server = PgServer::start();
+    let url = server.database("moved");
+    let config = single.dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+            common::base_config(single.dir.path()),
+            server.password_file().display()
+        ),
+    )
+    .unwrap();
+    let import = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_apitokend"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--import-sqlite")
+            .arg(&db)
+            .output()
+            .unwrap()
+    };
+    let first = import();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        common::stdout(&first).starts_with("imported 1 tokens, 0 settings, 1 audit records"),
+        "{}",
+        common::stdout(&first)
+    );
+    let second = import();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        common::stdout(&second).starts_with("imported 0 tokens, 0 settings, 0 audit records"),
+        "{}",
+        common::stdout(&second)
+    );
+    let rows = server.psql_in("moved", "SELECT count(*) FROM tokens");
+    assert_eq!(rows.trim(), "1");
+    // The moved token works on a fleet host.
+    let toml = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+        server.password_file().display()
+    );
+    let host = Daemon::start_with(&toml, &[]);
+    assert_eq!(status(&host, &token), 200);
+}
