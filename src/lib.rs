@@ -25,6 +25,7 @@
 //! - [`frames`]: the wire crate's frames on the daemon's async sockets.
 //! - [`check`]: the `check.sock` front end (PAM, Apache helper).
 //! - [`admin`]: the `admin.sock` front end.
+//! - [`web`]: the `web.sock` front end: REST API, sessions and the self-service page.
 //! - [`cli`]: the `apitoken` command.
 //! - [`args`]: the command lines of `apitokend` and `apitoken-external`.
 //! - [`server`]: socket binding, systemd hand-over and the run loop.
