@@ -13,8 +13,9 @@ const BUCKETS: [f64; 13] = [
 /// Decision outcomes counted separately.
 pub const RESULTS: [&str; 5] = ["allow", "unauthorized", "forbidden", "ignore", "error"];
 
-/// Front ends, the `via` label (as in `auth.*` events).
-pub const VIAS: [&str; 4] = ["http", "pam", "external", "cli"];
+/// Front ends, the `via` label (as in `auth.*` events; `cli` is `apitoken verify`, `web`
+/// the REST API and its login form).
+pub const VIAS: [&str; 5] = ["http", "pam", "external", "cli", "web"];
 
 /// One front end's decisions: counts by result and the latency histogram.
 #[derive(Default)]
@@ -147,6 +148,7 @@ mod tests {
         m.observe("http", 0, Duration::from_micros(50));
         m.observe("http", 1, Duration::from_millis(3));
         m.observe("pam", 0, Duration::from_secs(7));
+        m.observe("web", 2, Duration::from_millis(1));
         m.observe("nonsense", 0, Duration::from_secs(1));
         let text = m.render(
             &[("apitokend_cache_hits_total", "Cache hits.", 7)],
@@ -157,6 +159,7 @@ mod tests {
             "apitokend_requests_total{via=\"http\",result=\"unauthorized\"} 1",
             "apitokend_requests_total{via=\"pam\",result=\"allow\"} 1",
             "apitokend_requests_total{via=\"external\",result=\"allow\"} 0",
+            "apitokend_requests_total{via=\"web\",result=\"forbidden\"} 1",
             "apitokend_decision_seconds_bucket{via=\"http\",le=\"0.0001\"} 1",
             "apitokend_decision_seconds_count{via=\"http\"} 2",
             "apitokend_decision_seconds_bucket{via=\"pam\",le=\"5\"} 0",
