@@ -18,8 +18,10 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-/// The write-ahead log is cut back to this size after a checkpoint, so a burst of writes
-/// (a flood of failure rows) does not leave a large file behind.
+/// The write-ahead log is checkpointed at this many pages (1 MiB) and cut back to
+/// [`WAL_LIMIT_BYTES`] after a checkpoint, so a burst of small writes (a flood of failure
+/// rows) leaves neither a large log nor a large file behind.
+const WAL_CHECKPOINT_PAGES: i64 = 256;
 const WAL_LIMIT_BYTES: i64 = 1024 * 1024;
 
 impl SqliteStore {
@@ -40,6 +42,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let store = SqliteStore {

@@ -1,7 +1,7 @@
 //! SQLite statements for tokens: insert, look up, list (filters, order, cursor), delete,
 //! rotate, prune, verifier upgrade and last-used updates.
 
-use rusqlite::types::ToSql;
+use rusqlite::types::{ToSql, Value};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::listing::CursorKey;
@@ -156,14 +156,37 @@ pub(super) fn record_last_used(tx: &Transaction<'_>, batch: &[LastUsed]) -> Resu
     Ok(())
 }
 
+/// Tokens matching `filter`. A cursor in a column that may be `NULL` splits the rest of
+/// the order into two parts (the rows with a value, the rows without), each a plain
+/// index range, read one after the other until the limit is reached.
 pub(super) fn list(
     conn: &Connection,
     filter: &TokenFilter,
 ) -> Result<Vec<TokenRecord>, StoreError> {
-    let (sql, args) = sql(filter);
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let (conds, args) = conditions(filter);
+    let mut out = Vec::new();
+    for part in after_cursor(filter) {
+        let left = match filter.limit {
+            Some(limit) => match (limit as usize).checked_sub(out.len()) {
+                Some(0) | None => break,
+                Some(n) => Some(n),
+            },
+            None => None,
+        };
+        let mut all_conds = conds.clone();
+        let mut all_args = args.clone();
+        if let Some((cond, cond_args)) = part {
+            all_conds.push(cond);
+            all_args.extend(cond_args);
+        }
+        let sql = select(filter, &all_conds, left);
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(all_args.iter()), from_row)?;
+        for row in rows {
+            out.push(row?);
+        }
+    }
+    Ok(out)
 }
 
 fn column(sort: SortKey) -> &'static str {
@@ -177,53 +200,62 @@ fn column(sort: SortKey) -> &'static str {
     }
 }
 
-type Args = Vec<Box<dyn ToSql>>;
+/// Sort columns without a value for some rows (never expires, never used).
+fn nullable(sort: SortKey) -> bool {
+    matches!(sort, SortKey::Expires | SortKey::LastUsed)
+}
 
-/// The condition "after the cursor's row" in `filter`'s order. SQLite sorts `NULL` first
-/// ascending and last descending, which is the order the store promises.
-fn after_cursor(filter: &TokenFilter, conds: &mut Vec<String>, args: &mut Args) {
-    use rusqlite::types::Value;
-    let Some(c) = &filter.after else { return };
+/// One condition with its arguments; `None` for "no condition".
+type Part = Option<(String, Vec<Value>)>;
+
+/// The parts of the order after the cursor's row, in order. SQLite sorts `NULL` first
+/// ascending and last descending, which is the order the store promises. Each part is an
+/// index range (`col >= v`, `col IS NULL`), never an `OR` of ranges, so a page deep in a
+/// listing costs no more than the first.
+fn after_cursor(filter: &TokenFilter) -> Vec<Part> {
+    let Some(c) = &filter.after else {
+        return vec![None];
+    };
     let col = column(filter.sort);
-    let cmp = if filter.descending { "<" } else { ">" };
+    let id = Value::Text(c.id.clone());
     let value = match &c.key {
         CursorKey::Int(Some(n)) => Value::Integer(*n),
         CursorKey::Text(t) => Value::Text(t.clone()),
         CursorKey::Int(None) => Value::Null,
     };
-    let cond = match (value, filter.descending) {
-        // The cursor row has no value: in ascending order every row with one comes
-        // later; in descending order none does.
-        (Value::Null, false) => format!("(({col} IS NULL AND id {cmp} ?) OR {col} IS NOT NULL)"),
-        (Value::Null, true) => format!("({col} IS NULL AND id {cmp} ?)"),
-        (v, desc) => {
-            args.push(Box::new(v.clone()));
-            args.push(Box::new(v));
-            let nulls = if desc {
-                format!(" OR {col} IS NULL")
+    let nulls = || Some((format!("{col} IS NULL"), Vec::new()));
+    match (value, filter.descending) {
+        (Value::Null, false) => vec![
+            Some((format!("{col} IS NULL AND id > ?"), vec![id])),
+            Some((format!("{col} IS NOT NULL"), Vec::new())),
+        ],
+        (Value::Null, true) => vec![Some((format!("{col} IS NULL AND id < ?"), vec![id]))],
+        (v, descending) => {
+            let (cmp, cmp_eq) = if descending { ("<", "<=") } else { (">", ">=") };
+            let cond = format!("{col} {cmp_eq} ? AND ({col} {cmp} ? OR id {cmp} ?)");
+            let rows = Some((cond, vec![v.clone(), v, id]));
+            if descending && nullable(filter.sort) {
+                vec![rows, nulls()]
             } else {
-                String::new()
-            };
-            format!("({col} {cmp} ? OR ({col} = ? AND id {cmp} ?){nulls})")
+                vec![rows]
+            }
         }
-    };
-    args.push(Box::new(c.id.clone()));
-    conds.push(cond);
+    }
 }
 
-/// The SELECT for a filter, with its arguments in order.
-fn sql(f: &TokenFilter) -> (String, Args) {
+/// The filter's conditions (without the cursor), with their arguments in order.
+fn conditions(f: &TokenFilter) -> (Vec<String>, Vec<Value>) {
     let mut conds: Vec<String> = Vec::new();
-    let mut args: Args = Vec::new();
-    let mut add = |cond: &str, arg: Box<dyn ToSql>| {
+    let mut args: Vec<Value> = Vec::new();
+    let mut add = |cond: &str, arg: Value| {
         conds.push(cond.to_string());
         args.push(arg);
     };
     if let Some(o) = &f.owner {
-        add("owner = ?", Box::new(o.clone()));
+        add("owner = ?", Value::Text(o.clone()));
     }
     if let Some(n) = &f.name {
-        add("instr(lower(name), lower(?)) > 0", Box::new(n.clone()));
+        add("instr(lower(name), lower(?)) > 0", Value::Text(n.clone()));
     }
     let times = [
         ("created_at < ?", f.created_before),
@@ -235,13 +267,13 @@ fn sql(f: &TokenFilter) -> (String, Args) {
     ];
     for (cond, t) in times {
         if let Some(t) = t {
-            add(cond, Box::new(t));
+            add(cond, Value::Integer(t));
         }
     }
     if let Some(scope) = &f.scope {
         add(
             "(scopes IS NULL OR instr(',' || scopes || ',', ',' || ? || ',') > 0)",
-            Box::new(scope.clone()),
+            Value::Text(scope.clone()),
         );
     }
     if f.never_used {
@@ -250,7 +282,11 @@ fn sql(f: &TokenFilter) -> (String, Args) {
     if f.not_rotated {
         conds.push("revoke_at IS NULL".into());
     }
-    after_cursor(f, &mut conds, &mut args);
+    (conds, args)
+}
+
+/// The SELECT for these conditions in the filter's order, at most `limit` rows.
+fn select(f: &TokenFilter, conds: &[String], limit: Option<usize>) -> String {
     let mut sql = format!("SELECT {COLUMNS} FROM tokens");
     if !conds.is_empty() {
         sql.push_str(" WHERE ");
@@ -260,7 +296,7 @@ fn sql(f: &TokenFilter) -> (String, Args) {
     // With conditions and no limit, scanning rows in index order to avoid a sort costs
     // a lookup per row; `+column` lets SQLite filter first (by the owner index, say)
     // and sort what is left.
-    let unary = if !conds.is_empty() && f.limit.is_none() {
+    let unary = if !conds.is_empty() && limit.is_none() {
         "+"
     } else {
         ""
@@ -269,8 +305,8 @@ fn sql(f: &TokenFilter) -> (String, Args) {
         " ORDER BY {unary}{} {dir}, id {dir}",
         column(f.sort)
     ));
-    if let Some(limit) = f.limit {
+    if let Some(limit) = limit {
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    (sql, args)
+    sql
 }

@@ -18,6 +18,7 @@ mod common;
 mod nginx_harness;
 
 mod argon2;
+mod bounded;
 mod connections;
 mod frames;
 mod http;
