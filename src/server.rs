@@ -419,24 +419,11 @@ async fn warn_expiring(engine: Arc<Engine>) {
     }
 }
 
-/// Deletes stored failure rows that no longer matter (no lock, window over), so names
-/// that failed once are not kept for ever.
-async fn expire_failures(engine: &Arc<Engine>) {
-    let now = crate::engine::now();
-    let window = engine.settings().lockout_window as i64;
-    let store = engine.store.clone();
-    let result = tokio::task::spawn_blocking(move || store.expire_failures(now, window)).await;
-    if let Ok(Err(err)) = result {
-        eprintln!("apitokend: cannot expire failure counts: {err}");
-    }
-}
-
 async fn flush_last_used(engine: Arc<Engine>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
         write_last_used(&engine).await;
-        expire_failures(&engine).await;
     }
 }
 
