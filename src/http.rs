@@ -111,7 +111,7 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     Ok(match req.uri().path() {
         "/auth" => auth(&engine, peer, req.headers()).await,
-        "/health" => respond(StatusCode::OK, "ok\n"),
+        "/health" => health(&engine),
         "/metrics" => {
             let mut r = Response::new(Full::new(Bytes::from(metrics_text(&engine))));
             r.headers_mut().insert(
@@ -237,12 +237,56 @@ fn metrics_text(engine: &Engine) -> String {
                 get(&engine.syslog().dropped),
             ),
         ],
-        &[(
-            "apitokend_cache_entries",
-            "Tokens in the cache now.",
-            engine.cache().len() as u64,
-        )],
+        &gauges(engine),
     )
+}
+
+/// The gauges, with the store's state when it is a fleet's database.
+fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
+    let mut out = vec![(
+        "apitokend_cache_entries",
+        "Tokens in the cache now.",
+        engine.cache().len() as u64,
+    )];
+    if let Some(c) = engine.store().contact() {
+        let since = c.seconds_since(crate::engine::now()).unwrap_or(i64::MAX);
+        out.push((
+            "apitokend_store_up",
+            "1 when the last call reached the database, else 0.",
+            u64::from(c.is_up()),
+        ));
+        out.push((
+            "apitokend_store_seconds_since_contact",
+            "Seconds since the database last answered.",
+            u64::try_from(since).unwrap_or(0),
+        ));
+    }
+    out
+}
+
+/// `ok` (200); with a fleet's database, its state and the seconds since it last answered,
+/// 503 while it is unreachable.
+fn health(engine: &Engine) -> Response<Full<Bytes>> {
+    let Some(c) = engine.store().contact() else {
+        return respond(StatusCode::OK, "ok\n");
+    };
+    let since = c
+        .seconds_since(crate::engine::now())
+        .map_or("never".to_string(), |s| format!("{s} s ago"));
+    let (status, text) = if c.is_up() {
+        (
+            StatusCode::OK,
+            format!("ok\nstore: postgres up, last contact {since}\n"),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store: postgres unreachable, last contact {since}\n"),
+        )
+    };
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    *r.status_mut() = status;
+    r
 }
 
 #[cfg(test)]

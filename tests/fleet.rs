@@ -116,6 +116,17 @@ fn fleet_host_whose_listen_connection_was_killed_still_catches_up() {
         "the host without its LISTEN connection never caught up"
     );
     eprintln!("caught up after the LISTEN connection was killed in {d:?}");
+    let health = common::http::unix_request(&hosts[1].http_sock(), "GET", "/health", &[], b"");
+    assert_eq!(health.status, 200);
+    assert!(
+        health.text().contains("store: postgres up"),
+        "{}",
+        health.text()
+    );
+    assert_eq!(
+        common::http::metric(&hosts[1].http_sock(), "apitokend_store_up"),
+        1
+    );
 }
 
 #[test]
@@ -169,4 +180,40 @@ fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
     );
     let host = Daemon::start_with(&toml, &[]);
     assert_eq!(status(&host, &token), 200);
+}
+
+#[test]
+fn fleet_database_stop_keeps_cached_tokens_and_never_allows_uncached_ones() {
+    let (hosts, server) = fleet(2);
+    let cached = hosts[0].create_token("root");
+    let uncached = hosts[0].create_token("root");
+    assert_eq!(status(&hosts[1], &cached), 200);
+    server.pause();
+    for _ in 0..20 {
+        assert_eq!(
+            status(&hosts[1], &cached),
+            200,
+            "a cached token during the outage"
+        );
+        let s = status(&hosts[1], &uncached);
+        assert_eq!(
+            s, 500,
+            "an uncached token cannot be decided during the outage"
+        );
+    }
+    let health = || common::http::unix_request(&hosts[1].http_sock(), "GET", "/health", &[], b"");
+    assert!(common::eventually(Duration::from_secs(10), || health()
+        .status
+        == 503));
+    assert!(
+        health().text().contains("store: postgres unreachable"),
+        "{}",
+        health().text()
+    );
+    server.resume();
+    assert!(
+        common::eventually(Duration::from_secs(15), || status(&hosts[1], &uncached)
+            == 200),
+        "the host works again once the database is back"
+    );
 }

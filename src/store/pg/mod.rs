@@ -242,7 +242,8 @@ impl Store for PgStore {
                 return Ok((false, None, Vec::new()));
             }
             tokens::insert(tx, t, false).await?;
-            Ok((true, Some(event), vec![Change::Token(t.id.clone())]))
+            // A new id is in no host's cache: nothing for the others to forget.
+            Ok((true, Some(event), Vec::new()))
         })
     }
 

@@ -77,10 +77,10 @@ fn postgres_store_change_log_names_each_change_in_order() {
     store.set_setting("lockout-threshold", "3", &ev).unwrap();
     store.delete_token("aaaaaaaa", &ev).unwrap();
     let (changes, last) = store.changes_after(head).unwrap();
-    assert_eq!(changes.len(), 3);
-    assert_eq!(changes[0], Applied::Token("aaaaaaaa".into()));
-    assert!(matches!(&changes[1], Applied::Settings(s) if s.lockout_threshold == 3));
-    assert_eq!(changes[2], Applied::Token("aaaaaaaa".into()));
+    // The create names nothing to forget: a new id is in no cache.
+    assert_eq!(changes.len(), 2);
+    assert!(matches!(&changes[0], Applied::Settings(s) if s.lockout_threshold == 3));
+    assert_eq!(changes[1], Applied::Token("aaaaaaaa".into()));
     assert!(store.changes_after(last).unwrap().0.is_empty());
 }
 
