@@ -39,7 +39,12 @@ pub fn parse_duration(s: &str) -> Result<u64, SettingError> {
     if s == "0" {
         return Ok(0);
     }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    // The unit is the last character, which need not be one byte (found by fuzzing the
+    // REST API: `created_after=é` panicked here).
+    let Some(last) = s.chars().next_back() else {
+        return Err(bad());
+    };
+    let (num, unit) = s.split_at(s.len() - last.len_utf8());
     let n: u64 = num.parse().map_err(|_| bad())?;
     let mult = match unit {
         "s" => 1,

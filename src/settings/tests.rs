@@ -181,3 +181,10 @@ fn parse_validity_near_misses_say_what_is_wrong() {
     assert!(said("soon").contains("use never, 6m, 1y, 2y"));
     assert!(parse_validity("2027-02-28", now).is_ok());
 }
+
+#[test]
+fn parse_duration_multibyte_last_character_is_an_error_not_a_panic() {
+    for text in ["é", "5é", "\u{85}\u{ee}JP\u{104d7a}", ""] {
+        assert!(parse_duration(text).is_err(), "{text:?}");
+    }
+}
