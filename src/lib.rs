@@ -28,7 +28,8 @@
 //! - [`web`]: the `web.sock` front end: REST API, sessions and the self-service page.
 //! - [`cli`]: the `apitoken` command.
 //! - [`args`]: the command lines of `apitokend` and `apitoken-external`.
-//! - [`server`]: socket binding, systemd hand-over and the run loop.
+//! - [`server`]: socket binding, systemd hand-over, accept loops, jobs, reload, shutdown.
+//! - [`system`]: every `unsafe` call of the daemon outside the PAM FFI, with its reasons.
 
 pub mod admin;
 pub mod args;
@@ -50,6 +51,7 @@ pub mod scope;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod system;
 pub mod token;
 pub mod verify;
 pub mod web;

@@ -11,6 +11,7 @@ mod rename;
 mod reply;
 mod tokens;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
@@ -19,8 +20,9 @@ use crate::engine::Engine;
 use crate::peer::Peer;
 use proto::{Envelope, ErrorKind, ErrorReply};
 
-/// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send its request (`apitoken` sends it right after
+/// connecting).
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A refused request: its class and a message naming the problem and the fix.
 #[derive(Debug)]
@@ -78,10 +80,15 @@ async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope, String> {
     Ok(env)
 }
 
-/// Serves one connection.
-pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
+/// Serves one connection; one still waiting for its request when `cutoff` resolves
+/// (shutdown) is dropped.
+pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream, cutoff: impl Future<Output = ()>) {
     let Ok(cred) = stream.peer_cred() else { return };
-    let reply = match tokio::time::timeout(READ_TIMEOUT, read_envelope(&mut stream)).await {
+    let read = tokio::select! {
+        r = tokio::time::timeout(READ_TIMEOUT, read_envelope(&mut stream)) => r,
+        () = cutoff => return,
+    };
+    let reply = match read {
         Err(_) => return,
         Ok(Err(msg)) => error_reply(ErrorKind::Invalid, msg),
         Ok(Ok(env)) => {

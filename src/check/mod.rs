@@ -5,6 +5,7 @@
 pub mod client;
 pub use apitoken_wire::check as proto;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
@@ -12,8 +13,9 @@ use tokio::net::UnixStream;
 use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Via};
 use proto::{CheckReply, CheckRequest, Verdict};
 
-/// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a client may take to send its request. Both clients send it right after
+/// connecting, so an idle connection is cut quickly.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Maps the engine's decision to the wire verdict (the one mapping for this socket).
 fn verdict(d: &Decision) -> Verdict {
@@ -32,9 +34,14 @@ async fn read_request(stream: &mut UnixStream) -> std::io::Result<CheckRequest> 
     CheckRequest::decode(&body)
 }
 
-/// Serves one connection; malformed or slow requests get an error reply and are dropped.
-pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream) {
-    let reply = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+/// Serves one connection; malformed requests get an error reply, slow ones are dropped,
+/// and so is one still waiting for its request when `cutoff` resolves (shutdown).
+pub async fn serve(engine: Arc<Engine>, mut stream: UnixStream, cutoff: impl Future<Output = ()>) {
+    let read = tokio::select! {
+        r = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)) => r,
+        () = cutoff => return,
+    };
+    let reply = match read {
         Ok(Ok(req)) => answer(&engine, &req).await,
         Ok(Err(e)) => CheckReply {
             verdict: Verdict::Error,

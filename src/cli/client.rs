@@ -27,6 +27,16 @@ pub enum ClientError {
         /// What connecting or talking failed with.
         source: io::Error,
     },
+    /// The socket is served by a process of another user: nothing was sent to it.
+    #[error("refusing to talk to {}: it is served by uid {uid} ({name}), not by root or by you; nothing was sent", socket.display())]
+    Untrusted {
+        /// The socket that was tried.
+        socket: PathBuf,
+        /// The server's uid (SO_PEERCRED).
+        uid: u32,
+        /// Its account name, or `unknown user`.
+        name: String,
+    },
     /// The daemon refused the request.
     #[error("{}", .0.message)]
     Daemon(ErrorReply),
@@ -85,7 +95,9 @@ pub fn call(socket: &Path, request: Request) -> Result<Response, ClientError> {
         v: proto::VERSION,
         request,
     };
-    let body = exchange(socket, &envelope).map_err(|e| match e.kind() {
+    let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
+    check_server(socket, &stream)?;
+    let body = exchange(&mut stream, &envelope).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData => protocol(e),
         _ => unreachable(e),
     })?;
@@ -94,12 +106,39 @@ pub fn call(socket: &Path, request: Request) -> Result<Response, ClientError> {
         .map_err(ClientError::Daemon)
 }
 
-fn exchange(socket: &Path, envelope: &Envelope) -> io::Result<Zeroizing<Vec<u8>>> {
-    let mut stream = UnixStream::connect(socket)?;
+/// Refuses a server that is neither root nor this user (SO_PEERCRED), before anything
+/// is sent: a socket path under `/tmp` may lead to another user's relay.
+fn check_server(socket: &Path, stream: &UnixStream) -> Result<(), ClientError> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let cred = getsockopt(stream, PeerCredentials).map_err(|e| ClientError::Unreachable {
+        socket: socket.to_path_buf(),
+        source: e.into(),
+    })?;
+    let uid = cred.uid();
+    if trusted_server(uid, nix::unistd::getuid().as_raw()) {
+        return Ok(());
+    }
+    let name = nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map_or_else(|| "unknown user".to_string(), |u| u.name);
+    Err(ClientError::Untrusted {
+        socket: socket.to_path_buf(),
+        uid,
+        name,
+    })
+}
+
+/// Whose daemon `apitoken` talks to: root's (the system daemon) or its own user's.
+fn trusted_server(server: u32, me: u32) -> bool {
+    server == 0 || server == me
+}
+
+fn exchange(stream: &mut UnixStream, envelope: &Envelope) -> io::Result<Zeroizing<Vec<u8>>> {
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    proto::write_request(&mut stream, envelope)?;
-    proto::read_reply(&mut stream)
+    proto::write_request(stream, envelope)?;
+    proto::read_reply(stream)
 }
 
 #[cfg(test)]
@@ -153,6 +192,13 @@ mod tests {
             1000,
         );
         assert_eq!(got, PathBuf::from("/tmp/apitokend-1000/admin.sock"));
+    }
+
+    #[test]
+    fn trusted_server_is_root_or_self_only() {
+        assert!(trusted_server(0, 1000));
+        assert!(trusted_server(1000, 1000));
+        assert!(!trusted_server(1001, 1000));
     }
 
     #[test]

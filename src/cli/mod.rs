@@ -54,7 +54,9 @@ impl CliError {
     /// The exit status of SPEC section 6; the one place errors become numbers.
     pub fn exit_status(&self) -> u8 {
         match self {
-            CliError::Client(ClientError::Unreachable { .. }) => EXIT_UNREACHABLE,
+            CliError::Client(ClientError::Unreachable { .. } | ClientError::Untrusted { .. }) => {
+                EXIT_UNREACHABLE
+            }
             CliError::Client(ClientError::Daemon(e)) => match e.kind {
                 ErrorKind::PermissionDenied => EXIT_PERMISSION,
                 ErrorKind::NotFound => EXIT_NOT_FOUND,
@@ -76,6 +78,11 @@ impl CliError {
             CliError::Client(ClientError::Unreachable { .. }) => {
                 "Start the daemon (systemctl start apitokend, or run apitokend), or point \
                  apitoken at its socket with --socket PATH or APITOKEN_SOCKET=PATH."
+                    .to_string()
+            }
+            CliError::Client(ClientError::Untrusted { .. }) => {
+                "Point apitoken at the daemon's own socket with --socket PATH or \
+                 APITOKEN_SOCKET=PATH, and remove whatever another user planted on this path."
                     .to_string()
             }
             // A daemon message that already names a command carries its own fix, and a

@@ -5,11 +5,13 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod dirs;
 mod typed;
 pub use typed::Facility;
 use typed::{facility, listen_addrs};
 
 mod store;
+pub use dirs::{ensure_dir, DirError};
 pub use store::{StoreBackend, StoreConfig};
 
 /// Where the packaged daemon looks when `--config` is not given.
@@ -38,6 +40,8 @@ pub enum ConfigError {
 pub struct Config {
     pub state_dir: PathBuf,
     pub runtime_dir: PathBuf,
+    /// Who may connect to the sockets the daemon binds itself.
+    pub socket_access: SocketAccess,
     pub admin_group: String,
     pub realm: String,
     pub http: HttpConfig,
@@ -84,6 +88,20 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Send `X-Auth-Reason` with 401 and 403 answers of `/auth` (off by default).
     pub reason_header: bool,
+}
+
+/// Who may connect to the sockets the daemon binds (systemd's sockets keep their unit's
+/// modes, but the daemon still refuses other users' connections under `Owner`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SocketAccess {
+    /// SPEC §2: `check.sock` and `admin.sock` 0666, `http.sock` 0666 or 0660 with
+    /// `[http] socket_group`. The default as root.
+    Public,
+    /// The daemon's user alone (and root), `http.sock` also `[http] socket_group`: 0600,
+    /// or 0660. The default for a daemon not run as root, whose PAM backend checks its
+    /// owner's password.
+    Owner,
 }
 
 /// Which backend checks account passwords.
@@ -183,6 +201,7 @@ impl Default for CacheConfig {
 struct RawConfig {
     state_dir: Option<PathBuf>,
     runtime_dir: Option<PathBuf>,
+    socket_access: Option<SocketAccess>,
     admin_group: Option<String>,
     realm: Option<String>,
     #[serde(default)]
@@ -248,6 +267,11 @@ impl Config {
         let config = Config {
             state_dir: raw.state_dir.unwrap_or(state),
             runtime_dir: raw.runtime_dir.unwrap_or(runtime),
+            socket_access: raw.socket_access.unwrap_or(if uid == 0 {
+                SocketAccess::Public
+            } else {
+                SocketAccess::Owner
+            }),
             admin_group: raw.admin_group.unwrap_or_else(|| "apitoken-admin".into()),
             realm: raw.realm.unwrap_or_else(|| "apitokend".into()),
             http: raw.http,

@@ -282,6 +282,7 @@ impl Engine {
                 old.http.socket_group != new.http.socket_group,
             ),
             ("cache", old.cache != new.cache),
+            ("socket_access", old.socket_access != new.socket_access),
         ];
         for (key, changed) in checks {
             if changed {
@@ -327,6 +328,9 @@ fn shown_ip(addr: ClientAddr) -> String {
         ClientAddr::Local => "local".into(),
     }
 }
+
+mod jobs;
+pub use jobs::EXPIRY_WARNING_DAYS;
 
 #[cfg(test)]
 mod clock_tests;

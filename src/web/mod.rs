@@ -10,7 +10,6 @@ mod extract;
 mod openapi;
 mod ops;
 mod page;
-pub mod serve;
 mod session;
 mod types;
 mod view;
