@@ -70,9 +70,14 @@ pub async fn local(
         let mut handle = shutdown.clone_for_task();
         let engine = engine.clone();
         tokio::spawn(async move {
+            // Over its uid's turns the connection waits for that uid's own earlier ones.
+            let turn = tokio::select! {
+                turn = slot.turn() => turn,
+                () = handle.request_cutoff() => return,
+            };
             let cutoff = Box::pin(async move { handle.request_cutoff().await });
             serve(engine, stream, cutoff).await;
-            drop(slot);
+            drop((turn, slot));
         });
     }
 }

@@ -1,11 +1,14 @@
 //! Connection slots of one socket, budgeted by the peer's uid (SO_PEERCRED at accept), so
 //! that no local user can take the slots everyone else needs. Trusted peers — root, the
 //! daemon's own uid and the http socket's group — draw from their own pool and never wait
-//! behind others; every other uid gets at most `per_user` connections at once out of a
-//! shared pool. A connection over its budget is closed at once, never queued.
+//! behind others. Every other uid may hold `per_user_held` connections (out of a shared
+//! `shared_held`), of which `per_user` are served at once; the rest wait for a turn of
+//! that same uid, never for anyone else's. A connection over its budget is closed at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Who is trusted, and whether anyone else may connect at all.
 #[derive(Debug, Clone, Default)]
@@ -58,17 +61,26 @@ impl Peers {
 /// The limits of one socket.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Connections one untrusted uid may hold at once.
+    /// Connections of one untrusted uid served at once.
     pub per_user: usize,
+    /// Connections one untrusted uid may hold at once, served or waiting for a turn.
+    pub per_user_held: usize,
     /// Connections all untrusted uids together may hold at once.
-    pub shared: usize,
+    pub shared_held: usize,
     /// Connections trusted peers together may hold at once.
     pub trusted: usize,
 }
 
+#[derive(Debug)]
+struct User {
+    held: usize,
+    /// Turns of this uid: `per_user` permits.
+    turns: Arc<Semaphore>,
+}
+
 #[derive(Debug, Default)]
 struct Counts {
-    by_uid: HashMap<u32, usize>,
+    by_uid: HashMap<u32, User>,
     shared: usize,
     trusted: usize,
 }
@@ -89,6 +101,20 @@ pub struct Slot {
     budget: Arc<Budget>,
     /// `None` for a trusted peer.
     uid: Option<u32>,
+    /// The uid's turns, `None` for a trusted peer (always served at once).
+    turns: Option<Arc<Semaphore>>,
+}
+
+impl Slot {
+    /// Waits until this connection's uid has a turn free; a trusted peer never waits.
+    /// Hold the permit while serving.
+    pub async fn turn(&self) -> Option<OwnedSemaphorePermit> {
+        match &self.turns {
+            None => None,
+            // The semaphore is never closed, so `acquire_owned` only ever succeeds.
+            Some(turns) => turns.clone().acquire_owned().await.ok(),
+        }
+    }
 }
 
 impl Budget {
@@ -124,17 +150,24 @@ impl Budget {
             return Some(Slot {
                 budget: self.clone(),
                 uid: None,
+                turns: None,
             });
         }
-        let mine = c.by_uid.get(&uid).copied().unwrap_or(0);
-        if mine >= self.limits.per_user || c.shared >= self.limits.shared {
+        let mine = c.by_uid.get(&uid).map_or(0, |u| u.held);
+        if mine >= self.limits.per_user_held || c.shared >= self.limits.shared_held {
             return None;
         }
         c.shared += 1;
-        c.by_uid.insert(uid, mine + 1);
+        let per_user = self.limits.per_user;
+        let user = c.by_uid.entry(uid).or_insert_with(|| User {
+            held: 0,
+            turns: Arc::new(Semaphore::new(per_user)),
+        });
+        user.held += 1;
         Some(Slot {
             budget: self.clone(),
             uid: Some(uid),
+            turns: Some(user.turns.clone()),
         })
     }
 }
@@ -146,9 +179,9 @@ impl Drop for Slot {
             None => c.trusted = c.trusted.saturating_sub(1),
             Some(uid) => {
                 c.shared = c.shared.saturating_sub(1);
-                if let Some(n) = c.by_uid.get_mut(&uid) {
-                    *n -= 1;
-                    if *n == 0 {
+                if let Some(u) = c.by_uid.get_mut(&uid) {
+                    u.held -= 1;
+                    if u.held == 0 {
                         c.by_uid.remove(&uid);
                     }
                 }
@@ -169,8 +202,9 @@ mod tests {
             owner_only,
         };
         let limits = Limits {
-            per_user: 2,
-            shared: 3,
+            per_user: 1,
+            per_user_held: 2,
+            shared_held: 3,
             trusted: 4,
         };
         Budget::new(limits, peers, true)
@@ -188,6 +222,30 @@ mod tests {
         );
         drop(a1);
         assert!(b.admit(1000, 1000).is_some());
+    }
+
+    #[tokio::test]
+    async fn turn_waits_only_for_the_same_uid() {
+        let b = budget(false);
+        let first = b.admit(1000, 1000).unwrap();
+        let second = b.admit(1000, 1000).unwrap();
+        let other = b.admit(1001, 1001).unwrap();
+        let held = first.turn().await;
+        assert!(held.is_some());
+        let wait = tokio::time::timeout(std::time::Duration::from_millis(50), second.turn());
+        assert!(
+            wait.await.is_err(),
+            "a second connection of one uid waits its turn"
+        );
+        let now = tokio::time::timeout(std::time::Duration::from_millis(50), other.turn());
+        assert!(now.await.is_ok(), "another uid does not wait behind it");
+        drop(held);
+        assert!(second.turn().await.is_some());
+        let root = b.admit(0, 0).unwrap();
+        assert!(
+            root.turn().await.is_none(),
+            "trusted peers have no turns to wait for"
+        );
     }
 
     #[test]

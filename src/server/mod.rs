@@ -61,21 +61,25 @@ pub enum ServerError {
 /// How long handlers may take to finish after the shutdown broadcast.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Connection limits per socket (docs/security.md): `check.sock` and `admin.sock` serve
-/// one short request per connection; `http.sock` holds nginx's keep-alive connections.
+/// Connection limits per socket (docs/decisions.md): `check.sock` and `admin.sock` serve
+/// one short request per connection; `http.sock` holds nginx's keep-alive connections
+/// (served at once, so its turns are not used).
 const CHECK_LIMITS: Limits = Limits {
     per_user: 64,
-    shared: 1024,
+    per_user_held: 1024,
+    shared_held: 4096,
     trusted: 1024,
 };
 const ADMIN_LIMITS: Limits = Limits {
     per_user: 16,
-    shared: 256,
+    per_user_held: 1024,
+    shared_held: 4096,
     trusted: 1024,
 };
 const HTTP_LIMITS: Limits = Limits {
     per_user: 1024,
-    shared: 8192,
+    per_user_held: 1024,
+    shared_held: 8192,
     trusted: usize::MAX,
 };
 
