@@ -212,19 +212,10 @@ impl Attempt<'_> {
         })
     }
 
-    /// The attempt was checked and right: clears an unlocked user's password failures.
-    /// Returns the row to persist when it changed.
-    pub fn succeeded(mut self) -> Option<FailureRow> {
-        let user = self.user.take()?;
-        let mut rows = self.lockout.rows();
-        let row = rows.get_mut(&user)?;
-        row.in_flight = row.in_flight.saturating_sub(1);
-        if row.locked_until.is_some() || row.failures == 0 {
-            return None;
-        }
-        row.failures = 0;
-        Some(row.persisted(&user))
-    }
+    /// The attempt was checked and right. It gives its place back and clears nothing:
+    /// failures leave the count only when their window ends (or by `failures reset`), so
+    /// a user's own successful logins never buy an attacker more guesses (SPEC §13).
+    pub fn succeeded(self) {}
 }
 
 impl Drop for Attempt<'_> {
@@ -317,19 +308,19 @@ mod tests {
     }
 
     #[test]
-    fn success_clears_count_but_not_lock() {
+    fn success_clears_nothing_within_the_window() {
         let l = Lockout::default();
         let s = settings(3, "15m", "10m");
         fail(&l, "bob", 0, &s);
-        assert_eq!(l.begin("bob", 0, &s).unwrap().succeeded().unwrap().count, 0);
-        assert!(l.begin("bob", 0, &s).unwrap().succeeded().is_none());
-        fail(&l, "bob", 0, &s);
-        fail(&l, "bob", 0, &s);
-        fail(&l, "bob", 0, &s);
+        l.begin("bob", 1, &s).unwrap().succeeded();
+        fail(&l, "bob", 2, &s);
+        l.begin("bob", 3, &s).unwrap().succeeded();
+        fail(&l, "bob", 4, &s);
         assert!(
-            l.begin("bob", 0, &s).is_none(),
-            "locked: nothing is checked"
+            l.begin("bob", 5, &s).is_none(),
+            "three failures in the window lock, whatever succeeded in between"
         );
+        assert!(l.is_locked("bob", 5));
     }
 
     #[test]

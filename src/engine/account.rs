@@ -12,16 +12,11 @@ use crate::store::FailureRow;
 pub(super) enum LockNews {
     None,
     Failed(FailureChange),
-    Cleared(FailureRow),
 }
 
 impl LockNews {
     pub fn from_failure(change: Option<FailureChange>) -> LockNews {
         change.map_or(LockNews::None, LockNews::Failed)
-    }
-
-    pub fn from_success(row: Option<FailureRow>) -> LockNews {
-        row.map_or(LockNews::None, LockNews::Cleared)
     }
 }
 
@@ -88,7 +83,6 @@ impl Engine {
         }
         match &j.lock {
             LockNews::None => {}
-            LockNews::Cleared(row) => self.persist_failure(row.clone(), None),
             LockNews::Failed(change) => {
                 let event = change.locked_now.then(|| {
                     Event::new("user.lockout", now)

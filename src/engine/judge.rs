@@ -243,13 +243,16 @@ impl Engine {
             PasswordBackend::Pam => self.check_password(req, config).await,
         };
         let (decision, lock) = match ok {
-            Ok(true) => (
-                Decision::Allow {
-                    user: req.user.to_string(),
-                    token_id: None,
-                },
-                LockNews::from_success(attempt.succeeded()),
-            ),
+            Ok(true) => {
+                attempt.succeeded();
+                (
+                    Decision::Allow {
+                        user: req.user.to_string(),
+                        token_id: None,
+                    },
+                    LockNews::None,
+                )
+            }
             Ok(false) => (
                 Decision::Unauthorized(Reason::BadPassword),
                 LockNews::from_failure(attempt.failed(self.clock.now(), s)),

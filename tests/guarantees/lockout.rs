@@ -151,3 +151,23 @@ fn lockout_token_success_does_not_clear_password_failures() {
     assert_eq!(auth(&sock, &bearer(&token)), 403, "a locked owner's token");
     assert_eq!(auth_basic(&daemon, &user, password), 403);
 }
+
+#[test]
+fn lockout_counts_every_attempt_even_between_the_users_own_successes() {
+    let user = unique_name("lks");
+    let password = "correct horse battery";
+    let (daemon, _pam) = with_password(&user, password);
+    // An attacker who interleaves guesses with the user's own logins (a cron job's) gets
+    // no more than the threshold within the window: a success clears nothing.
+    for i in 0..9 {
+        assert_eq!(auth_basic(&daemon, &user, &format!("guess-{i}")), 401);
+    }
+    assert_eq!(auth_basic(&daemon, &user, password), 200);
+    assert_eq!(auth_basic(&daemon, &user, "guess-9"), 401);
+    assert!(
+        is_locked(&daemon, &user),
+        "a success bought the attacker more guesses"
+    );
+    assert_eq!(auth_basic(&daemon, &user, "guess-10"), 403);
+    assert_eq!(auth_basic(&daemon, &user, password), 403);
+}
