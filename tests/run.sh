@@ -131,6 +131,7 @@ step "Lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -
 step "Build (daemon, command line, Apache helper, PAM module)" cargo build --workspace
 step "Tests" run_tests
 step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 2
+step "Benchmark smoke run (every figure printed, none judged)" bash benches/nginx-bench.sh --smoke
 step "Debian packages (build, install, check, purge)" bash tests/package-install.sh
 step "Supply chain (cargo deny)" bash tests/deny.sh
 

@@ -1,0 +1,90 @@
+-- zipf.lua: tokens drawn with a Zipf-like popularity (the k-th line of the file is asked
+-- for in proportion to 1/k^S), as `Authorization: Bearer`; each thread stops after its
+-- share of COUNT requests is answered. Arguments: TOKEN_FILE THREADS COUNT S PATH MARKER
+-- (see finish()).
+-- done() prints `zipf <answered> <2xx> <other> <top-half share of the weight>`.
+local thread_count = 0
+local threads = {}
+
+function setup(thread)
+    thread:set("id", thread_count)
+    table.insert(threads, thread)
+    thread_count = thread_count + 1
+end
+
+
+-- A thread that is through writes MARKER.<id>: wrk itself only stops after its -d, so the
+-- caller waits for every thread's marker and then interrupts wrk (SIGINT), which still
+-- prints the report and runs done().
+local finished = false
+function finish()
+    if finished then return end
+    finished = true
+    local f = io.open(marker .. "." .. id, "w")
+    if f then f:close() end
+    wrk.thread:stop()
+end
+
+function init(args)
+    marker = args[6]
+    tokens = {}
+    for line in io.lines(args[1]) do
+        table.insert(tokens, line)
+    end
+    local nthreads = tonumber(args[2])
+    quota = math.floor(tonumber(args[3]) / nthreads)
+    if id < tonumber(args[3]) % nthreads then
+        quota = quota + 1
+    end
+    local s = tonumber(args[4])
+    path = args[5]
+    cdf = {}
+    local total = 0
+    for k = 1, #tokens do
+        total = total + 1 / k ^ s
+        cdf[k] = total
+    end
+    local half = 0
+    for k = 1, math.floor(#tokens / 2) do
+        half = half + 1 / k ^ s
+    end
+    top_half = half / total
+    for k = 1, #tokens do
+        cdf[k] = cdf[k] / total
+    end
+    math.randomseed(os.time() * 1000 + id)
+    answered, ok, other = 0, 0, 0
+end
+
+local function pick()
+    local u = math.random()
+    local lo, hi = 1, #cdf
+    while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if cdf[mid] < u then lo = mid + 1 else hi = mid end
+    end
+    return tokens[lo]
+end
+
+function request()
+    return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. pick() })
+end
+
+function response(status, headers, body)
+    answered = answered + 1
+    if status >= 200 and status < 300 then ok = ok + 1 else other = other + 1 end
+    if answered >= quota then
+        finish()
+    end
+end
+
+function done(summary, latency, requests)
+    local a, o, x, half = 0, 0, 0, 0
+    for _, t in ipairs(threads) do
+        a = a + t:get("answered")
+        o = o + t:get("ok")
+        x = x + t:get("other")
+        half = t:get("top_half")
+    end
+    io.write(string.format("zipf %d %d %d %.4f\n", a, o, x, half))
+end
