@@ -15,8 +15,11 @@ use std::sync::{Mutex, MutexGuard};
 use crate::settings::Settings;
 use crate::store::FailureRow;
 
-/// Users tracked at most; past it, rows without a lock whose window ended are pruned,
-/// and if none can go, new names are refused unchecked (fail closed).
+/// Names tracked at most; past it, rows without a lock whose window ended are pruned,
+/// and if none can go, new names that are no account are refused unchecked (fail
+/// closed). Accounts are always tracked: they are bounded by the account database, and
+/// a flood of invented names must not lock every real user out (SPEC §13 "No local user
+/// can deny others").
 pub const MAX_USERS: usize = 100_000;
 
 #[derive(Debug, Clone, Default)]
@@ -111,8 +114,9 @@ impl Lockout {
     }
 
     /// Lets one password attempt for `user` be checked, or `None`: the user is locked, or
-    /// failures and attempts in flight already reach the threshold.
-    pub fn begin(&self, user: &str, now: i64, s: &Settings) -> Option<Attempt<'_>> {
+    /// failures and attempts in flight already reach the threshold, or the table is full
+    /// and `user` is no `account` of this host.
+    pub fn begin(&self, user: &str, account: bool, now: i64, s: &Settings) -> Option<Attempt<'_>> {
         if s.lockout_threshold == 0 {
             return Some(Attempt {
                 lockout: self,
@@ -123,7 +127,7 @@ impl Lockout {
         let mut rows = self.rows();
         if rows.len() >= MAX_USERS && !rows.contains_key(user) {
             rows.retain(|_, r| r.in_flight > 0 || r.locked(now) || now - r.window_start < window);
-            if rows.len() >= MAX_USERS {
+            if rows.len() >= MAX_USERS && !account {
                 return None;
             }
         }
@@ -242,22 +246,24 @@ mod tests {
     }
 
     fn fail(l: &Lockout, user: &str, now: i64, s: &Settings) -> Option<FailureChange> {
-        l.begin(user, now, s)?.failed(now, s)
+        l.begin(user, true, now, s)?.failed(now, s)
     }
 
     #[test]
     fn begin_counts_attempts_in_flight_towards_the_threshold() {
         let l = Lockout::default();
         let s = settings(3, "15m", "10m");
-        let held: Vec<_> = (0..3).map(|_| l.begin("bob", 100, &s).unwrap()).collect();
+        let held: Vec<_> = (0..3)
+            .map(|_| l.begin("bob", true, 100, &s).unwrap())
+            .collect();
         assert!(
-            l.begin("bob", 100, &s).is_none(),
+            l.begin("bob", true, 100, &s).is_none(),
             "a fourth check in flight"
         );
         assert!(!l.is_locked("bob", 100));
         drop(held);
         // Unreported attempts (the check could not decide) count as nothing.
-        assert!(l.begin("bob", 100, &s).is_some());
+        assert!(l.begin("bob", true, 100, &s).is_some());
     }
 
     #[test]
@@ -272,10 +278,10 @@ mod tests {
         let third = fail(&l, "bob", clock.now(), &s).unwrap();
         assert!(third.locked_now);
         assert_eq!(third.row.locked_until, Some(702));
-        assert!(l.begin("bob", 701, &s).is_none());
+        assert!(l.begin("bob", true, 701, &s).is_none());
         assert!(l.is_locked("bob", 701));
         assert!(!l.is_locked("bob", 702));
-        assert!(l.begin("bob", 702, &s).is_some(), "the lock ended");
+        assert!(l.begin("bob", true, 702, &s).is_some(), "the lock ended");
     }
 
     #[test]
@@ -312,15 +318,31 @@ mod tests {
         let l = Lockout::default();
         let s = settings(3, "15m", "10m");
         fail(&l, "bob", 0, &s);
-        l.begin("bob", 1, &s).unwrap().succeeded();
+        l.begin("bob", true, 1, &s).unwrap().succeeded();
         fail(&l, "bob", 2, &s);
-        l.begin("bob", 3, &s).unwrap().succeeded();
+        l.begin("bob", true, 3, &s).unwrap().succeeded();
         fail(&l, "bob", 4, &s);
         assert!(
-            l.begin("bob", 5, &s).is_none(),
+            l.begin("bob", true, 5, &s).is_none(),
             "three failures in the window lock, whatever succeeded in between"
         );
         assert!(l.is_locked("bob", 5));
+    }
+
+    #[test]
+    fn invented_names_filling_the_table_never_lock_out_an_account() {
+        let l = Lockout::default();
+        let s = settings(10, "15m", "10m");
+        for i in 0..MAX_USERS {
+            assert!(fail(&l, &format!("x{i}"), 0, &s).is_some());
+        }
+        assert!(
+            l.begin("x-new", false, 1, &s).is_none(),
+            "full: no new name"
+        );
+        let alice = l.begin("alice", true, 1, &s);
+        assert!(alice.is_some(), "an account is still checked");
+        assert!(alice.and_then(|a| a.failed(1, &s)).is_some(), "and counted");
     }
 
     #[test]

@@ -44,13 +44,10 @@ pub fn is_admin_account(name: &str, admin_group: &str) -> bool {
 }
 
 /// The name NSS gives the account `typed` matches (LDAP and others may match names
-/// regardless of case), or `typed` itself when no account matches. Failure counts are
-/// kept under it, so one account has one count however its name is typed.
-pub fn canonical_name(typed: &str) -> String {
-    match User::from_name(typed) {
-        Ok(Some(u)) => u.name,
-        _ => typed.to_string(),
-    }
+/// regardless of case), or `None` when no account matches. Failure counts are kept
+/// under it, so one account has one count however its name is typed.
+pub fn account_name(typed: &str) -> Option<String> {
+    User::from_name(typed).ok().flatten().map(|u| u.name)
 }
 
 fn in_group(name: &str, primary: Gid, group: &str) -> bool {
@@ -78,9 +75,9 @@ mod tests {
     }
 
     #[test]
-    fn canonical_name_is_the_account_name_or_the_typed_one() {
-        assert_eq!(canonical_name("root"), "root");
-        assert_eq!(canonical_name("no-such-user-xyz"), "no-such-user-xyz");
+    fn account_name_is_the_account_name_or_none() {
+        assert_eq!(account_name("root").as_deref(), Some("root"));
+        assert_eq!(account_name("no-such-user-xyz"), None);
     }
 
     #[test]

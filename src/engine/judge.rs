@@ -229,13 +229,15 @@ impl Engine {
             return Judged::of(Decision::Unauthorized(Reason::BadPassword), "");
         }
         let typed = req.user.to_string();
-        let Ok(user) =
-            tokio::task::spawn_blocking(move || crate::peer::canonical_name(&typed)).await
+        let Ok(account) =
+            tokio::task::spawn_blocking(move || crate::peer::account_name(&typed)).await
         else {
             return Judged::of(Decision::Error, req.user);
         };
+        let known = account.is_some();
+        let user = account.unwrap_or_else(|| req.user.to_string());
         // Counted before it is checked: in flight plus failed never pass the threshold.
-        let Some(attempt) = self.lockout.begin(&user, now, s) else {
+        let Some(attempt) = self.lockout.begin(&user, known, now, s) else {
             return Judged::of(Decision::Locked, user);
         };
         let ok = match config.password.backend {

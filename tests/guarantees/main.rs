@@ -9,6 +9,7 @@
 mod common;
 
 mod bounded;
+mod deny;
 mod lockout;
 mod revocation;
 mod verify;
