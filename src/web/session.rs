@@ -1,6 +1,7 @@
-//! Logging in and out (SPEC §11): a password through `[password] backend` (or a token with
-//! the `manage` scope), subject to `allowed-networks`, lockout and a per-address throttle;
-//! a new random id at every login, stored only as its hash; the cookie's flags.
+//! Logging in and out (SPEC §11): a password through `[password] backend` (a token opens
+//! no session: it is sent as Bearer), subject to `allowed-networks`, lockout and a
+//! per-address throttle; a new random id at every login, stored only as its hash; the
+//! cookie's flags.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use std::collections::HashMap;
@@ -134,8 +135,14 @@ pub async fn login(
             "user must be 1-64 characters without control characters",
         ));
     }
-    let is_token = password.starts_with(crate::token::PREFIX.as_bytes());
-    if engine.config().password.backend == PasswordBackend::None && !is_token {
+    if password.starts_with(crate::token::PREFIX.as_bytes()) {
+        // A session is keyed by its owner alone: one opened by a token would outlive the
+        // token's deletion (SPEC §13 "Revocation is immediate").
+        return Err(ApiError::denied(
+            "a token opens no session; send it as Bearer (it needs the manage scope)",
+        ));
+    }
+    if engine.config().password.backend == PasswordBackend::None {
         return Err(ApiError::denied(
             "password logins are off on this host ([password] backend = \"none\")",
         ));

@@ -152,3 +152,30 @@ fn web_disabled_binds_nothing() {
     let d = crate::common::Daemon::start_with("[web]\nenabled = false\n", &[]);
     assert!(!d.runtime.join("web.sock").exists());
 }
+
+/// **Revocation is immediate** (SPEC §13): a manage token opens no session that outlives
+/// it. A session keyed only by its owner would go on minting tokens for `max_hours`
+/// after `apitoken delete`.
+#[test]
+fn revocation_is_immediate_a_deleted_token_leaves_no_session_behind() {
+    let user = unique_name("wrv");
+    let w = WebDaemon::start(&[&user], "");
+    let token = w.manage_token(&user);
+    let resp = w.login_response(&user, &token, &[]);
+    let id = &token[4..12];
+    w.daemon.cli_ok(&["delete", id]);
+    if resp.status == 201 {
+        let s = crate::harness::Session::from_login(&resp);
+        let body = json!({"name": "after the delete"});
+        let r = s.send(&w, "POST", "/api/v1/tokens", Some(&body));
+        assert_eq!(
+            r.status, 401,
+            "the deleted token's session still acts: {r:?}"
+        );
+    }
+    assert_error(
+        &w.bearer("GET", "/api/v1/me", &token, None),
+        401,
+        "unauthorized",
+    );
+}
