@@ -7,11 +7,18 @@ use super::Failure;
 use crate::engine::{now, Engine};
 use crate::peer::Peer;
 
-/// Checks a token name: at most 100 characters, no control characters.
+/// Checks a token name: at most 100 characters, no control characters, nothing
+/// token-shaped (the rule of `create`).
 pub fn valid_name(name: &str) -> Result<(), Failure> {
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Failure::invalid(
             "a name is at most 100 characters without control characters",
+        ));
+    }
+    if crate::token::contains_token_shape(name) {
+        // Never echoed: it is probably a token pasted into the wrong field.
+        return Err(Failure::invalid(
+            "the name looks like it contains a token (atk_...); names are stored and logged, so choose another",
         ));
     }
     Ok(())

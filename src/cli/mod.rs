@@ -129,8 +129,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            // Nothing more can be reported if stderr itself is gone.
-            let _ = writeln!(io::stderr(), "{}", err.message(name));
+            // Nothing more can be reported if stderr itself is gone. Messages may quote an
+            // argument, and a token pasted into the wrong one is never echoed.
+            let message = crate::token::redact_tokens(&err.message(name));
+            let _ = writeln!(io::stderr(), "{message}");
             ExitCode::from(err.exit_status())
         }
     }

@@ -131,6 +131,34 @@ pub fn contains_token_shape(text: &str) -> bool {
     })
 }
 
+/// `text` with the secret part of everything token-shaped (`atk_`, an id, `_`) replaced
+/// by `…`: for messages that quote what a client sent, which may be a pasted token.
+pub fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let keep = PREFIX.len() + ID_LEN + 1;
+        let b = tail.as_bytes();
+        // Bytes, not a slice of `tail`: what follows `atk_` need not be ASCII.
+        let shaped = b.len() >= keep
+            && b[PREFIX.len()..keep - 1].iter().all(|&c| is_base62(c))
+            && b[keep - 1] == b'_';
+        if shaped {
+            out.push_str(&tail[..keep]);
+            out.push('…');
+            let secret = tail[keep..].bytes().take_while(|&b| is_base62(b)).count();
+            rest = &tail[keep + secret..];
+        } else {
+            out.push_str(PREFIX);
+            rest = &tail[PREFIX.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `id` has the shape of a token id (so lookups of garbage cost nothing).
 pub fn is_valid_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(is_base62)
@@ -202,6 +230,21 @@ pub(crate) mod tests {
         ] {
             assert_eq!(Token::parse(bad).unwrap_err(), TokenError::Shape, "{bad}");
         }
+    }
+
+    #[test]
+    fn redact_tokens_keeps_the_id_and_drops_the_secret() {
+        let t = Token::generate().unwrap();
+        let text = format!(
+            "\"{}\" is not a validity; nor is `x{}`",
+            t.expose(),
+            t.expose()
+        );
+        let r = redact_tokens(&text);
+        assert!(!r.contains(&t.expose()[13..]), "{r}");
+        assert!(r.contains(&format!("\"atk_{}_…\" is not", t.id())), "{r}");
+        assert_eq!(redact_tokens("atk_ atk_short_ ok"), "atk_ atk_short_ ok");
+        assert_eq!(redact_tokens("atk_éééé_x"), "atk_éééé_x");
     }
 
     #[test]

@@ -156,7 +156,8 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
-                message: self.message,
+                // Messages may quote what the client sent: never a token back out.
+                message: crate::token::redact_tokens(&self.message),
             },
         };
         let mut resp = (self.status, axum::Json(body)).into_response();

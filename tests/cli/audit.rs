@@ -198,6 +198,12 @@ fn secrets_never_appear_in_syslog_audit_or_stderr() {
         d.cli(&["failures", "reset", &token]),
         d.cli(&["create", "--user", &token]),
         d.cli(&["audit", "--user", &token]),
+        // A token pasted into a field whose bad values are quoted back.
+        d.cli(&["create", "--expires", &token]),
+        d.cli(&["create", "--allow-ip", &token]),
+        d.cli(&["check-ip", &token]),
+        d.cli(&["rotate", &id, "--grace", &token]),
+        d.cli(&["audit", "--since", &token]),
         d.cli(&["delete", &token]),
         d.cli_input(None, &["verify"], &token),
     ];

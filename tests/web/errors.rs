@@ -283,3 +283,60 @@ fn web_login_throttle_answers_429() {
         201
     );
 }
+
+/// A token pasted into the wrong field (a name, a validity, a duration, a scope, a path,
+/// a network, a sort key, a JSON key) is neither stored as a name nor quoted back in the
+/// error: messages keep only its public id.
+#[test]
+fn secrets_never_reach_web_errors_or_the_database_a_token_in_the_wrong_field() {
+    let user = unique_name("wsf");
+    let w = WebDaemon::start(&[&user], "");
+    let t = w.daemon.create_token(&user);
+    let (id, secret) = (&t[4..12], &t[13..]);
+    let s = w.login(&user, USER_PASSWORD);
+    let rename = s.send(
+        &w,
+        "PATCH",
+        &format!("/api/v1/tokens/{id}"),
+        Some(&json!({"name": format!("ci {t}")})),
+    );
+    assert_error(&rename, 400, "malformed");
+    let rotate = format!("/api/v1/tokens/{id}/rotate");
+    let mut unknown_key = json!({"name": "x"});
+    unknown_key[t.as_str()] = json!(1);
+    let sent = [
+        ("POST", "/api/v1/tokens", json!({"name": "x", "expires": t})),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "x", "scopes": [t]}),
+        ),
+        ("POST", "/api/v1/tokens", json!({"name": "x", "paths": [t]})),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "x", "networks": [t]}),
+        ),
+        ("POST", "/api/v1/tokens", unknown_key),
+        ("POST", rotate.as_str(), json!({"grace": t})),
+        ("POST", rotate.as_str(), json!({"expires": t})),
+    ];
+    let mut answers: Vec<_> = sent
+        .iter()
+        .map(|(method, path, body)| s.send(&w, method, path, Some(body)))
+        .collect();
+    answers.push(s.get(&w, &format!("/api/v1/tokens?sort={t}")));
+    answers.push(s.get(&w, &format!("/api/v1/audit?since={t}")));
+    answers.push(rename);
+    for r in &answers {
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(
+            !r.text().contains(secret),
+            "a secret quoted back: {}",
+            r.text()
+        );
+    }
+    let names = json(&s.get(&w, &format!("/api/v1/tokens/{id}")));
+    assert!(!names.to_string().contains(secret), "{names}");
+    w.daemon.assert_syslog_free_of(secret);
+}
