@@ -38,7 +38,9 @@ struct PamConv {
     appdata_ptr: *mut c_void,
 }
 
-#[link(name = "pam")]
+// The runtime library by its soname, not `-lpam`: `-lpam` needs the `libpam.so` symlink
+// of libpam0g-dev, while `libpam.so.0` is on every Debian system (libpam0g is required).
+#[link(name = "libpam.so.0", kind = "dylib", modifiers = "+verbatim")]
 extern "C" {
     fn pam_start(
         service: *const c_char,

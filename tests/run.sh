@@ -34,7 +34,6 @@ packages=(
     libapache2-mod-authnz-external
     pamtester
     libpam-wrapper
-    libpam0g-dev
     openssh-server
     openssh-client
     sshpass

@@ -26,7 +26,9 @@ const PAM_RHOST: c_int = 4;
 const PAM_AUTHTOK: c_int = 6;
 const PAM_PROMPT_ECHO_OFF: c_int = 1;
 
-#[link(name = "pam")]
+// Linked by soname (`-l:libpam.so.0`), so building needs no libpam0g-dev: see
+// `src/password.rs`. The host (sshd, login) has loaded this library already.
+#[link(name = "libpam.so.0", kind = "dylib", modifiers = "+verbatim")]
 extern "C" {
     fn pam_get_user(
         pamh: *mut PamHandleT,
