@@ -7,7 +7,7 @@ mod ops;
 pub use crate::clock::rfc3339;
 pub use apitoken_wire::admin as proto;
 pub use ops::dispatch;
-mod rename;
+pub use reply::actor;
 mod reply;
 mod tokens;
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixStream;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, OpError, Refusal};
 use crate::peer::Peer;
 use proto::{Envelope, ErrorKind, ErrorReply};
 
@@ -40,13 +40,22 @@ impl Failure {
     }
 }
 
-impl From<crate::engine::OpError> for Failure {
-    fn from(e: crate::engine::OpError) -> Failure {
+impl From<OpError> for Failure {
+    fn from(e: OpError) -> Failure {
         match e {
-            crate::engine::OpError::TooMany { .. } => Failure(ErrorKind::Limit, e.to_string()),
-            crate::engine::OpError::Collision => Failure::invalid(e.to_string()),
-            crate::engine::OpError::Store(e) => e.into(),
-            crate::engine::OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
+            OpError::Refused(refusal, msg) => Failure(
+                match refusal {
+                    Refusal::Invalid => ErrorKind::Invalid,
+                    Refusal::Denied => ErrorKind::PermissionDenied,
+                    Refusal::NotFound => ErrorKind::NotFound,
+                    Refusal::OutOfBounds => ErrorKind::OutOfBounds,
+                },
+                msg,
+            ),
+            OpError::TooMany { .. } => Failure(ErrorKind::Limit, e.to_string()),
+            OpError::Collision => Failure::invalid(e.to_string()),
+            OpError::Store(e) => e.into(),
+            OpError::Token(e) => Failure(ErrorKind::Internal, e.to_string()),
         }
     }
 }

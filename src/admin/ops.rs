@@ -1,14 +1,15 @@
-//! The admin operations of SPEC §6, each authorized by the peer's identity. Blocking: runs
-//! on a blocking thread. Every change commits with its audit record, then goes to syslog,
-//! then updates the engine's in-memory state (cache, settings, lockout).
+//! The admin operations of SPEC §6. Blocking: runs on a blocking thread. Reads are
+//! authorized here by the peer's identity; every change is one call of the engine's
+//! change operation, which applies its rules, commits it with its audit record, logs it
+//! and updates the engine's in-memory state (cache, settings, lockout).
 
 use crate::clock::rfc3339;
 
 use super::proto::{AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, SettingsMap, Status};
-use super::reply::{require_admin, to_value, valid_user_name, Outcome};
+use super::reply::{actor, require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
 use super::{listing, tokens};
-use crate::engine::{now, Engine};
+use crate::engine::{now, Engine, NetworkChange, TokenRequest};
 use crate::peer::Peer;
 use crate::settings::Settings;
 
@@ -32,22 +33,21 @@ fn valid_user_opt(name: &Option<String>) -> Result<(), Failure> {
     name.as_deref().map_or(Ok(()), valid_user_name)
 }
 
-/// Rejects malformed user-name arguments before anything is looked up or logged.
+/// Rejects malformed user-name arguments of reads before anything is looked up or logged
+/// (the engine's change operations check their own).
 fn check_user_args(req: &Request) -> Result<(), Failure> {
     match req {
-        Request::Create { user, .. }
-        | Request::List { user, .. }
+        Request::List { user, .. }
         | Request::ListPage { user, .. }
         | Request::Failures { user }
         | Request::Audit { user, .. }
         | Request::Verify { user, .. } => valid_user_opt(user),
-        Request::DeleteAll { user } | Request::FailuresReset { user } => valid_user_name(user),
         _ => Ok(()),
     }
 }
 
-/// Runs one request for `peer`: the one place requests of `admin.sock` and of the web
-/// face are authorized (SPEC §6's table).
+/// Runs one request for `peer`, for `admin.sock` and the web face alike: reads are
+/// authorized here (SPEC §6's table), changes by the engine's operations.
 pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     check_user_args(&req)?;
     match req {
@@ -59,7 +59,7 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
             paths,
             networks,
         } => {
-            let spec = tokens::Spec {
+            let req = TokenRequest {
                 owner: user,
                 name,
                 expires,
@@ -67,53 +67,31 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
                 paths,
                 networks,
             };
-            tokens::create(engine, peer, spec)
+            tokens::create(engine, peer, &req)
         }
         Request::List { user, all, filter } => listing::list(engine, peer, user, all, &filter),
         Request::ListPage { user, all, filter } => {
             listing::list_page(engine, peer, user, all, &filter)
         }
-        Request::Show { id } => to_value(tokens::info(
-            &tokens::owned_token(engine, peer, &id)?,
-            now(),
-        )),
+        Request::Show { id } => tokens::show(engine, peer, &id),
         Request::Delete { ids } => tokens::delete(engine, peer, &ids),
         Request::DeleteAll { user } => tokens::delete_all(engine, peer, &user),
-        Request::Rename { id, name } => super::rename::rename(engine, peer, &id, &name),
-        Request::Rotate { id, grace, expires } => tokens::rotate(engine, peer, &id, grace, expires),
-        Request::Prune { older_than } => tokens::prune(engine, peer, older_than),
+        Request::Rename { id, name } => tokens::rename(engine, peer, &id, &name),
+        Request::Rotate { id, grace, expires } => {
+            tokens::rotate(engine, peer, &id, grace.as_deref(), expires.as_deref())
+        }
+        Request::Prune { older_than } => tokens::prune(engine, peer, older_than.as_deref()),
         Request::Settings => to_value(settings_map(&engine.settings())?),
         Request::SettingsSet { key, value } => set_setting(engine, peer, &key, &value),
         Request::AllowIpList => {
             require_admin(peer, "the allowed-networks list")?;
             to_value(networks(&engine.settings()))
         }
-        Request::AllowIpAdd { cidrs } => change_networks(engine, peer, |nets| {
-            for c in &cidrs {
-                let net = crate::settings::parse_network(c).map_err(|e| Failure::invalid(e.0))?;
-                if !nets.contains(&net) {
-                    nets.push(net);
-                }
-            }
-            Ok(())
-        }),
-        Request::AllowIpRemove { cidrs } => change_networks(engine, peer, |nets| {
-            for c in &cidrs {
-                let net = crate::settings::parse_network(c).map_err(|e| Failure::invalid(e.0))?;
-                let before = nets.len();
-                nets.retain(|n| *n != net);
-                if nets.len() == before {
-                    return Err(Failure::not_found(format!(
-                        "{net} is not in allowed-networks; see apitoken allow-ip list"
-                    )));
-                }
-            }
-            Ok(())
-        }),
-        Request::AllowIpClear => change_networks(engine, peer, |nets| {
-            nets.clear();
-            Ok(())
-        }),
+        Request::AllowIpAdd { cidrs } => change_networks(engine, peer, NetworkChange::Add(cidrs)),
+        Request::AllowIpRemove { cidrs } => {
+            change_networks(engine, peer, NetworkChange::Remove(cidrs))
+        }
+        Request::AllowIpClear => change_networks(engine, peer, NetworkChange::Clear),
         Request::CheckIp { address } => check_ip(engine, &address),
         Request::Failures { user } => failures(engine, peer, user),
         Request::FailuresReset { user } => reset_failures(engine, peer, &user),
@@ -123,35 +101,16 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
     }
 }
 
-/// Stores and applies one changed setting; returns the settings now in force.
-fn apply_setting(
-    engine: &Engine,
-    peer: &Peer,
-    key: &str,
-    new: Settings,
-) -> Result<Settings, Failure> {
-    engine
-        .change_setting(super::reply::actor(peer), key, new)
-        .map_err(|e| Failure::invalid(e.0))
-}
-
 fn set_setting(engine: &Engine, peer: &Peer, key: &str, value: &str) -> Outcome {
-    require_admin(peer, "changing settings")?;
-    let mut new = (*engine.settings()).clone();
-    new.set(key, value).map_err(|e| Failure::invalid(e.0))?;
-    to_value(settings_map(&apply_setting(engine, peer, key, new)?)?)
+    to_value(settings_map(&engine.change_setting(
+        actor(peer),
+        key,
+        value,
+    )?)?)
 }
 
-fn change_networks(
-    engine: &Engine,
-    peer: &Peer,
-    change: impl FnOnce(&mut Vec<ipnet::IpNet>) -> Result<(), Failure>,
-) -> Outcome {
-    require_admin(peer, "changing allowed-networks")?;
-    let mut new = (*engine.settings()).clone();
-    change(&mut new.allowed_networks)?;
-    let applied = apply_setting(engine, peer, "allowed-networks", new)?;
-    to_value(networks(&applied))
+fn change_networks(engine: &Engine, peer: &Peer, change: NetworkChange) -> Outcome {
+    to_value(networks(&engine.change_networks(actor(peer), &change)?))
 }
 
 fn check_ip(engine: &Engine, address: &str) -> Outcome {
@@ -192,8 +151,7 @@ fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
 }
 
 fn reset_failures(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
-    require_admin(peer, "resetting failure counts")?;
-    engine.reset_failures(super::reply::actor(peer), user)?;
+    engine.reset_failures(actor(peer), user)?;
     to_value(FailuresReset {
         user: user.to_string(),
         reset: true,

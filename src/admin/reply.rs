@@ -1,6 +1,6 @@
-//! What every admin operation shares: the typed reply, authorization by the peer's
-//! identity, the actor of a change, and argument checks. (Operations live in `ops`,
-//! `tokens` and `listing`, which all depend on this module and not on each other's.)
+//! What every admin operation shares: the typed reply, the actor of a request, and the
+//! refusals of reads. (Operations live in `ops`, `tokens` and `listing`, which all depend
+//! on this module and not on each other's; the rules of changes are the engine's.)
 
 use super::proto::Response;
 use super::Failure;
@@ -15,39 +15,21 @@ pub(super) fn to_value(v: impl Into<Response>) -> Outcome {
     Ok(v.into())
 }
 
-/// The actor of a change asked for on the admin socket.
-pub(super) fn actor(peer: &Peer) -> Actor<'_> {
+/// The actor of a request asked for on the admin socket or the web face.
+pub fn actor(peer: &Peer) -> Actor<'_> {
     Actor {
         user: &peer.user,
+        admin: peer.admin,
         via: if peer.web { Origin::Web } else { Origin::Cli },
     }
 }
 
+/// Refuses a read that is for admins (the engine's rule, as its changes apply it).
 pub(super) fn require_admin(peer: &Peer, what: &str) -> Result<(), Failure> {
-    if peer.admin {
-        Ok(())
-    } else {
-        Err(Failure::denied(format!("permission denied: {what} is for admins (root or members of the admin group); ask an administrator")))
-    }
+    Ok(actor(peer).require_admin(what)?)
 }
 
+/// Checks a user-name argument of a read (the engine's rule).
 pub(super) fn valid_user_name(name: &str) -> Result<(), Failure> {
-    if name.starts_with(crate::token::PREFIX) {
-        // Never echo it: it is probably a token pasted in the wrong place.
-        return Err(Failure::invalid(
-            "that looks like a token, not a user name; user names are 1-64 letters, digits and . _ @ - +",
-        ));
-    }
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._@-+".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::invalid(format!(
-            "{name:?} is not a valid user name: use 1-64 letters, digits and . _ @ - +"
-        )))
-    }
+    Ok(crate::engine::valid_user_name(name)?)
 }

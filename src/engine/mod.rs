@@ -5,10 +5,11 @@
 //!   (reason), applying every rule of SPEC §5, and emits exactly one `auth.*` event per
 //!   decision. `apitoken verify` is judged by it too. It never writes the database on the
 //!   hot path.
-//! - The change operations (in `ops`): create, delete, delete-all, rotate, prune, a
-//!   setting, allowed networks, reset failures, upgrade a verifier. Each commits with its
-//!   audit row in one transaction, logs it and invalidates what it changed, here only;
-//!   front ends (`admin`, and the coming REST API) parse, authorize, call and render.
+//! - The change operations (in `ops`): create, delete, delete-all, rotate, rename, prune,
+//!   a setting, allowed networks, reset failures, upgrade a verifier. Each applies the
+//!   rules of `policy` (who may, and what a change may carry), commits with its audit row
+//!   in one transaction, logs it and invalidates what it changed, here only; front ends
+//!   (`admin`, `web`) parse, call and render.
 //!
 //! The engine's state is private: front ends reach it through these operations and a
 //! few read-only accessors.
@@ -16,7 +17,9 @@
 mod account;
 mod judge;
 mod ops;
+mod policy;
 mod remote;
+mod settings_ops;
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -34,7 +37,9 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::verify::Verifier;
 
-pub use ops::{Actor, NewToken, OpError, Origin};
+pub use ops::{Actor, OpError, Origin, Refusal};
+pub use policy::{valid_user_name, TokenRequest};
+pub use settings_ops::NetworkChange;
 
 /// Which front end asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,14 +1,16 @@
-//! The change operations of the core. Each one commits its change together with its audit
-//! row (one transaction in the store), then logs the event to syslog, then invalidates
-//! what it changed, here and nowhere else, so no front end can forget a step. Front ends
-//! authorize before calling; `actor` names who asked and through what.
+//! The change operations of the core. Each one applies the rules of `policy` (who may,
+//! and what a change may carry), commits its change together with its audit row (one
+//! transaction in the store), then logs the event to syslog, then invalidates what it
+//! changed, here and nowhere else, so no front end can skip a rule or forget a step.
+//! Front ends parse, call and render; `actor` names who asked, whether they are an
+//! admin, and through what.
 
 use std::sync::Arc;
 
+use super::policy::{duration_or, valid_user_name, TokenRequest};
 use super::Engine;
 use crate::audit::{Event, Severity};
 use crate::cache::Record;
-use crate::settings::Settings;
 use crate::store::{StoreError, TokenRecord};
 use crate::token::{Token, TokenError};
 
@@ -35,7 +37,22 @@ impl Origin {
 pub struct Actor<'a> {
     /// The Unix user (admin socket) or the session's user (web).
     pub user: &'a str,
+    /// Root, the daemon's own user or a member of `admin_group` (`peer::identify`).
+    pub admin: bool,
     pub via: Origin,
+}
+
+/// The class of a refused change, which each front end maps to its status or exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A malformed or contradictory argument.
+    Invalid,
+    /// Not allowed for this caller, or by a setting.
+    Denied,
+    /// No such token.
+    NotFound,
+    /// Over a limit the settings set (`max-validity`).
+    OutOfBounds,
 }
 
 /// Why a change was not made.
@@ -49,9 +66,24 @@ pub enum OpError {
     TooMany { owner: String, max: u32 },
     #[error("could not allocate a unique token id; try again")]
     Collision,
+    /// Refused by a rule; the message names the problem and the fix.
+    #[error("{1}")]
+    Refused(Refusal, String),
 }
 
-/// A token to create; every field already validated by the front end.
+impl OpError {
+    pub(super) fn invalid(msg: impl Into<String>) -> OpError {
+        OpError::Refused(Refusal::Invalid, msg.into())
+    }
+    pub(super) fn denied(msg: impl Into<String>) -> OpError {
+        OpError::Refused(Refusal::Denied, msg.into())
+    }
+    pub(super) fn not_found(msg: impl Into<String>) -> OpError {
+        OpError::Refused(Refusal::NotFound, msg.into())
+    }
+}
+
+/// A token to create, every field validated (`policy`).
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub owner: String,
@@ -64,7 +96,7 @@ pub struct NewToken {
 
 impl Engine {
     /// Commits `event` through `commit`, then logs it: the shape of every change.
-    fn change<T>(
+    pub(super) fn change<T>(
         &self,
         actor: Actor<'_>,
         mut event: Event,
@@ -111,9 +143,20 @@ impl Engine {
         Err(OpError::Collision)
     }
 
-    /// Creates a token (refused past `max-tokens-per-user`, checked in the same
-    /// transaction); returns it, shown once, with its record.
+    /// Creates the token `req` asks for, once the rules allow it (refused past
+    /// `max-tokens-per-user`, checked in the same transaction); returns it, shown once,
+    /// with its record.
     pub fn create_token(
+        &self,
+        actor: Actor<'_>,
+        req: &TokenRequest,
+    ) -> Result<(Token, TokenRecord), OpError> {
+        let new = self.admit_token(actor, req)?;
+        self.insert_token(actor, &new)
+    }
+
+    /// Stores `t`, already admitted, with its audit row.
+    pub(super) fn insert_token(
         &self,
         actor: Actor<'_>,
         t: &NewToken,
@@ -146,12 +189,18 @@ impl Engine {
         Ok((token, record))
     }
 
-    /// Deletes the given tokens (already authorized); returns the ids that existed.
-    pub fn delete_tokens(
-        &self,
-        actor: Actor<'_>,
-        tokens: &[TokenRecord],
-    ) -> Result<Vec<String>, OpError> {
+    /// Deletes the tokens `ids`, each the actor's own or any for an admin; every id is
+    /// checked first, so a bad one deletes nothing. Returns the ids that existed.
+    pub fn delete_tokens(&self, actor: Actor<'_>, ids: &[String]) -> Result<Vec<String>, OpError> {
+        if ids.is_empty() {
+            return Err(OpError::invalid(
+                "name at least one token id; see apitoken list",
+            ));
+        }
+        let tokens = ids
+            .iter()
+            .map(|id| self.token_for(actor, id))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut deleted = Vec::new();
         for t in tokens {
             let event = Event::new("token.delete", self.clock.now())
@@ -166,8 +215,10 @@ impl Engine {
         Ok(deleted)
     }
 
-    /// Deletes every token of `owner`; returns their ids.
+    /// Deletes every token of `owner` (admins only); returns their ids.
     pub fn delete_all(&self, actor: Actor<'_>, owner: &str) -> Result<Vec<String>, OpError> {
+        valid_user_name(owner)?;
+        actor.require_admin("deleting all tokens of a user")?;
         let event = Event::new("token.delete_all", self.clock.now())
             .with("actor", actor.user)
             .with("user", owner);
@@ -176,15 +227,18 @@ impl Engine {
         Ok(ids)
     }
 
-    /// Issues a successor of `old` (same owner, name and restrictions) expiring at
-    /// `expires_at`; `old` stops `grace` seconds from now.
+    /// Issues a successor of token `id` (same owner, name and restrictions) with the
+    /// validity `expires`; the old token stops after `grace` (a duration, none when not
+    /// given) and is then reported as `token.reuse` if presented.
     pub fn rotate(
         &self,
         actor: Actor<'_>,
-        old: &TokenRecord,
-        grace: u64,
-        expires_at: Option<i64>,
+        id: &str,
+        grace: Option<&str>,
+        expires: Option<&str>,
     ) -> Result<(Token, TokenRecord), OpError> {
+        let (old, grace, expires_at) = self.admit_rotation(actor, id, grace, expires)?;
+        let old = &old;
         let now = self.clock.now();
         let fresh = TokenRecord {
             id: String::new(),
@@ -214,8 +268,15 @@ impl Engine {
         Ok((token, record))
     }
 
-    /// Deletes tokens that expired or were rotated away more than `age` seconds ago.
-    pub fn prune(&self, actor: Actor<'_>, age: u64) -> Result<Vec<String>, OpError> {
+    /// Deletes tokens that expired or were rotated away more than `older_than` ago
+    /// (`prune-after` when not given). Admins only.
+    pub fn prune(
+        &self,
+        actor: Actor<'_>,
+        older_than: Option<&str>,
+    ) -> Result<Vec<String>, OpError> {
+        actor.require_admin("pruning tokens")?;
+        let age = duration_or(older_than, self.settings().prune_after)?;
         let now = self.clock.now();
         let event = Event::new("token.prune", now)
             .with("actor", actor.user)
@@ -226,52 +287,27 @@ impl Engine {
         Ok(ids)
     }
 
-    /// Puts `new` in force where setting `key` differs from the settings now in force.
-    /// Policy is applied on every request, so nothing cached needs to go.
-    pub fn change_setting(
-        &self,
-        actor: Actor<'_>,
-        key: &str,
-        new: Settings,
-    ) -> Result<Settings, crate::settings::SettingError> {
-        let old = self.settings();
-        let (old_text, new_text) = (old.get(key)?, new.get(key)?);
-        if old_text != new_text {
-            let event = Event::new("settings.change", self.clock.now())
-                .with("actor", actor.user)
-                .with("key", key)
-                .with("old", old_text)
-                .with("new", new_text.as_str());
-            self.change(actor, event, |e| self.store.set_setting(key, &new_text, e))
-                .map_err(|e| crate::settings::SettingError(e.to_string()))?;
-            self.replace_settings(new.clone());
-        }
-        Ok(new)
-    }
-
-    /// Gives token `t` (already authorized) the name `name`; false when it is gone.
+    /// Gives token `id` (the actor's own, or any for an admin) the name `name`; returns
+    /// its record as renamed.
     pub fn rename_token(
         &self,
         actor: Actor<'_>,
-        t: &TokenRecord,
+        id: &str,
         name: &str,
-    ) -> Result<bool, OpError> {
+    ) -> Result<TokenRecord, OpError> {
+        let t = self.admit_rename(actor, id, name)?;
         let event = Event::new("token.rename", self.clock.now())
             .with("actor", actor.user)
             .with("user", t.owner.as_str())
             .with("token_id", t.id.as_str())
             .with("name", name);
-        self.change(actor, event, |e| self.store.rename_token(&t.id, name, e))
-    }
-
-    /// Forgets `user`'s failures and lock.
-    pub fn reset_failures(&self, actor: Actor<'_>, user: &str) -> Result<(), OpError> {
-        let event = Event::new("failures.reset", self.clock.now())
-            .with("actor", actor.user)
-            .with("user", user);
-        self.change(actor, event, |e| self.store.reset_failures(user, e))?;
-        self.lockout.reset(user);
-        Ok(())
+        if !self.change(actor, event, |e| self.store.rename_token(&t.id, name, e))? {
+            return Err(OpError::not_found(format!("no token with id {id}")));
+        }
+        Ok(TokenRecord {
+            name: name.to_string(),
+            ..t
+        })
     }
 
     /// Replaces a legacy verifier that just matched by `new` (compare-and-set in the store,

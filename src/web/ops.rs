@@ -27,7 +27,7 @@ pub fn me(web: &Web, caller: &Caller) -> Me {
         admin: caller.peer.admin,
         csrf: caller.csrf.clone(),
         allowed_validity: allowed_validity(web),
-        can_create: caller.peer.admin || !web.engine.settings().admin_only_create,
+        can_create: crate::admin::actor(&caller.peer).may_create(&web.engine),
     }
 }
 
