@@ -1,11 +1,11 @@
 //! The `admin.sock` front end for the `apitoken` command. Who asks comes from SO_PEERCRED
 //! only; each connection carries one bounded, versioned request (the wire crate's
-//! [`proto`]) and gets the one typed reply of that request.
+//! [`apitoken_wire::admin`]) and gets the one typed reply of that request.
 
 mod listing;
 mod ops;
 pub use crate::clock::rfc3339;
-pub use apitoken_wire::admin as proto;
+use apitoken_wire::admin as proto;
 pub use ops::dispatch;
 pub use reply::actor;
 mod reply;

@@ -12,9 +12,9 @@ use std::io::{self, Read};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use apitoken_wire::check::{CheckRequest, Verdict, Via};
 use apitokend::args::ExternalArgs;
 use apitokend::check::client;
-use apitokend::check::proto::{CheckRequest, Verdict, Via};
 use clap::Parser;
 use zeroize::Zeroizing;
 

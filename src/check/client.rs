@@ -30,7 +30,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::check::proto::{Verdict, Via};
+    use apitoken_wire::check::{Verdict, Via};
 
     fn request() -> CheckRequest {
         CheckRequest {

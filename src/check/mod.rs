@@ -1,9 +1,9 @@
 //! The `check.sock` front end for the PAM module and `apitoken-external`: one framed
-//! request and one framed reply per connection (the wire crate's [`proto`]), answered by
-//! the engine.
+//! request and one framed reply per connection (the wire crate's
+//! [`apitoken_wire::check`]), answered by the engine.
 
 pub mod client;
-pub use apitoken_wire::check as proto;
+use apitoken_wire::check as proto;
 
 use std::future::Future;
 use std::sync::Arc;

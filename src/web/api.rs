@@ -16,8 +16,8 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::session;
 use super::types::*;
 use super::Web;
-use crate::admin::proto::{ListFilter, Request};
 use crate::http::PeerAddr;
+use apitoken_wire::admin::{ListFilter, Request};
 
 impl FromRequestParts<Arc<Web>> for Caller {
     type Rejection = ApiError;

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::admin::proto::ErrorKind;
 use crate::admin::Failure;
+use apitoken_wire::admin::ErrorKind;
 
 /// A refused request.
 #[derive(Debug)]

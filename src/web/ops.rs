@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::types::*;
 use super::Web;
-use crate::admin::proto::Request;
+use apitoken_wire::admin::Request;
 
 /// The validity choices the settings allow, in the order the page offers them.
 pub fn allowed_validity(web: &Web) -> Vec<String> {

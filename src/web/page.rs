@@ -19,8 +19,8 @@ use super::session;
 use super::types::{CreateBody, CreatedToken};
 use super::view::{self, PageQuery, PageView};
 use super::Web;
-use crate::admin::proto::Request;
 use crate::http::PeerAddr;
+use apitoken_wire::admin::Request;
 
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()

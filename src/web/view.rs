@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::types::{CreatedToken, FailureObject, TokenObject, TokenPage};
 use super::Web;
-use crate::admin::proto::{ListFilter, Request};
+use apitoken_wire::admin::{ListFilter, Request};
 
 /// A token as a table row.
 pub struct TokenRow {

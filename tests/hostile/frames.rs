@@ -70,7 +70,7 @@ fn admin_oversized_truncated_and_nested_frames_are_refused() {
     let t = Target::start("");
     let sock = t.daemon.admin_sock();
     let frame = |len: u32, body: &[u8]| [len.to_be_bytes().as_slice(), body].concat();
-    let max = apitokend::admin::proto::MAX_FRAME;
+    let max = apitoken_wire::admin::MAX_FRAME;
     let nested = vec![b'['; max];
     let nested_inside = [
         br#"{"v":1,"request":{"cmd":"verify","user":null,"token":"#.as_slice(),

@@ -23,7 +23,7 @@ mod connections;
 mod frames;
 mod http;
 
-use apitokend::check::proto::{self as check, CheckReply, CheckRequest, Verdict, Via};
+use apitoken_wire::check::{self as check, CheckReply, CheckRequest, Verdict, Via};
 use common::http::{format_request, read_response};
 use common::tokens::{basic, bearer, forged_token};
 use common::{stdout, Daemon};

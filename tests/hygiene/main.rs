@@ -24,7 +24,7 @@ use exercise::{
     wait_for_auth_lines,
 };
 
-use apitokend::check::proto::{self as check, CheckReply, CheckRequest, Verdict, Via};
+use apitoken_wire::check::{self as check, CheckReply, CheckRequest, Verdict, Via};
 use base64::Engine as _;
 use common::http::{unix_request, Response};
 use common::tokens::{bad_checksum, basic, bearer, forged_token, token_id, unique_name};
