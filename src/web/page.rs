@@ -146,17 +146,66 @@ struct CsrfForm {
     value: Option<String>,
 }
 
-/// The caller of a form post: its session and the form's CSRF field.
-async fn form_caller(
+/// What a form's change did.
+enum Done {
+    /// Back to the tab with this message code (post/redirect/get).
+    Redirect(&'static str),
+    /// The creation's page, with the new token shown once.
+    Created(Box<CreatedToken>),
+    /// Signed out: back to the login form, the cookie cleared.
+    SignedOut,
+}
+
+/// Every form post: the session and the form's CSRF field are checked, `act` runs on the
+/// caller, and its outcome becomes the answer; an error is shown on `tab`, the tab the
+/// form asked for (as far as the caller may see it).
+async fn form_post(
     web: &Arc<Web>,
     peer: PeerAddr,
     headers: &HeaderMap,
-    csrf: &str,
-) -> Result<Caller, Response> {
+    (csrf, tab): (&str, Option<&str>),
+    act: impl AsyncFnOnce(&Caller) -> Result<Done, ApiError>,
+) -> Response {
     let prefix = session::prefix(web, peer, headers);
-    auth::session_only(web, peer, &Method::POST, headers, Some(csrf))
-        .await
-        .map_err(|e| login_page(prefix, Some(e)))
+    let caller = match auth::session_only(web, peer, &Method::POST, headers, Some(csrf)).await {
+        Ok(c) => c,
+        Err(e) => return login_page(prefix, Some(e)),
+    };
+    let tab = view::tab_for(&caller, tab);
+    match act(&caller).await {
+        Ok(Done::Redirect(done)) => redirect(&prefix, &format!("?tab={tab}&done={done}")),
+        Ok(Done::Created(c)) => created_page(web, &caller, prefix, tab, *c).await,
+        Ok(Done::SignedOut) => {
+            let mut resp = redirect(&prefix, "");
+            session::set_cookie(
+                resp.headers_mut(),
+                session::cookie(web, peer, headers, None),
+            );
+            resp
+        }
+        Err(e) => page_with_error(web, &caller, prefix, tab, e).await,
+    }
+}
+
+/// The page of `tab` with the token just made.
+async fn created_page(
+    web: &Arc<Web>,
+    caller: &Caller,
+    prefix: String,
+    tab: &str,
+    c: CreatedToken,
+) -> Response {
+    let q = PageQuery {
+        tab: Some(tab.to_string()),
+        ..PageQuery::default()
+    };
+    match view::build(web, caller, prefix, q).await {
+        Ok(mut v) => {
+            v.created = Some(view::created(c));
+            html(StatusCode::CREATED, &v)
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn logout(
@@ -165,19 +214,11 @@ async fn logout(
     headers: HeaderMap,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    if let Err(r) = form_caller(&web, peer, &headers, &f.csrf).await {
-        return r;
-    }
-    let prefix = session::prefix(&web, peer, &headers);
-    if let Err(e) = session::logout(&web, &headers).await {
-        return e.into_response();
-    }
-    let mut resp = redirect(&prefix, "");
-    session::set_cookie(
-        resp.headers_mut(),
-        session::cookie(&web, peer, &headers, None),
-    );
-    resp
+    form_post(&web, peer, &headers, (&f.csrf, None), async |_| {
+        session::logout(&web, &headers).await?;
+        Ok(Done::SignedOut)
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -201,6 +242,29 @@ struct CreateForm {
     networks: String,
 }
 
+impl CreateForm {
+    fn body(self) -> CreateBody {
+        let scopes: Vec<String> = [
+            (&self.scope_read, "read"),
+            (&self.scope_write, "write"),
+            (&self.scope_login, "login"),
+            (&self.scope_manage, "manage"),
+        ]
+        .iter()
+        .filter(|(on, _)| on.is_some())
+        .map(|(_, s)| s.to_string())
+        .collect();
+        CreateBody {
+            name: self.name.filter(|n| !n.is_empty()),
+            expires: self.expires.filter(|e| !e.is_empty()),
+            user: self.user.filter(|u| !u.is_empty()),
+            scopes: Some(scopes),
+            paths: lines(&self.paths),
+            networks: lines(&self.networks),
+        }
+    }
+}
+
 fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
@@ -209,64 +273,18 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Shows the page of `tab` with the token just made (or the error).
-async fn show_created(
-    web: &Arc<Web>,
-    caller: &Caller,
-    prefix: String,
-    tab: &str,
-    made: Result<CreatedToken, ApiError>,
-) -> Response {
-    match made {
-        Ok(c) => {
-            let q = PageQuery {
-                tab: Some(tab.to_string()),
-                ..PageQuery::default()
-            };
-            match view::build(web, caller, prefix, q).await {
-                Ok(mut v) => {
-                    v.created = Some(view::created(c));
-                    html(StatusCode::CREATED, &v)
-                }
-                Err(e) => e.into_response(),
-            }
-        }
-        Err(e) => page_with_error(web, caller, prefix, tab, e).await,
-    }
-}
-
 async fn create(
     State(web): State<Arc<Web>>,
     Extension(peer): Extension<PeerAddr>,
     headers: HeaderMap,
     ApiForm(f): ApiForm<CreateForm>,
 ) -> Response {
-    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let scopes: Vec<String> = [
-        (&f.scope_read, "read"),
-        (&f.scope_write, "write"),
-        (&f.scope_login, "login"),
-        (&f.scope_manage, "manage"),
-    ]
-    .iter()
-    .filter(|(on, _)| on.is_some())
-    .map(|(_, s)| s.to_string())
-    .collect();
-    let body = CreateBody {
-        name: f.name.filter(|n| !n.is_empty()),
-        expires: f.expires.filter(|e| !e.is_empty()),
-        user: f.user.filter(|u| !u.is_empty()),
-        scopes: Some(scopes),
-        paths: lines(&f.paths),
-        networks: lines(&f.networks),
-    };
-    let tab = view::tab_for(&caller, f.tab.as_deref());
-    let prefix = session::prefix(&web, peer, &headers);
-    let made = super::ops::create(&web, &caller, body).await;
-    show_created(&web, &caller, prefix, tab, made).await
+    let (csrf, tab) = (f.csrf.clone(), f.tab.clone());
+    form_post(&web, peer, &headers, (&csrf, tab.as_deref()), async |c| {
+        let made = super::ops::create(&web, c, f.body()).await?;
+        Ok(Done::Created(Box::new(made)))
+    })
+    .await
 }
 
 async fn revoke(
@@ -276,16 +294,17 @@ async fn revoke(
     ApiPath(id): ApiPath<String>,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let tab = view::tab_for(&caller, f.tab.as_deref());
-    let prefix = session::prefix(&web, peer, &headers);
-    match super::ops::delete(&web, &caller, id).await {
-        Ok(()) => redirect(&prefix, &format!("?tab={tab}&done=revoked")),
-        Err(e) => page_with_error(&web, &caller, prefix, tab, e).await,
-    }
+    form_post(
+        &web,
+        peer,
+        &headers,
+        (&f.csrf, f.tab.as_deref()),
+        async |c| {
+            super::ops::delete(&web, c, id).await?;
+            Ok(Done::Redirect("revoked"))
+        },
+    )
+    .await
 }
 
 async fn rotate(
@@ -295,40 +314,34 @@ async fn rotate(
     ApiPath(id): ApiPath<String>,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    let caller = match form_caller(&web, peer, &headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let tab = view::tab_for(&caller, f.tab.as_deref());
-    let prefix = session::prefix(&web, peer, &headers);
     let req = Request::Rotate {
         id,
         grace: None,
         expires: None,
     };
-    let made = run(&web, &caller, req).await;
-    show_created(&web, &caller, prefix, tab, made).await
+    form_post(
+        &web,
+        peer,
+        &headers,
+        (&f.csrf, f.tab.as_deref()),
+        async |c| Ok(Done::Created(Box::new(run(&web, c, req).await?))),
+    )
+    .await
 }
 
-/// Runs a form's change and redirects to `tab` with `done`, or shows the error there.
+/// A change that answers nothing worth showing: back to `tab` with `done`.
 async fn change(
     web: &Arc<Web>,
     peer: PeerAddr,
     headers: &HeaderMap,
-    f: &CsrfForm,
-    tab: &str,
-    done: &str,
-    req: impl FnOnce() -> Request,
+    (csrf, tab, done): (&str, &str, &'static str),
+    req: Request,
 ) -> Response {
-    let caller = match form_caller(web, peer, headers, &f.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let prefix = session::prefix(web, peer, headers);
-    match run::<serde_json::Value>(web, &caller, req()).await {
-        Ok(_) => redirect(&prefix, &format!("?tab={tab}&done={done}")),
-        Err(e) => page_with_error(web, &caller, prefix, tab, e).await,
-    }
+    form_post(web, peer, headers, (csrf, Some(tab)), async |c| {
+        run::<serde_json::Value>(web, c, req).await?;
+        Ok(Done::Redirect(done))
+    })
+    .await
 }
 
 async fn delete_all(
@@ -337,11 +350,9 @@ async fn delete_all(
     headers: HeaderMap,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    let user = f.user.clone().unwrap_or_default();
-    change(&web, peer, &headers, &f, "manager", "deleted", || {
-        Request::DeleteAll { user }
-    })
-    .await
+    let user = f.user.unwrap_or_default();
+    let req = Request::DeleteAll { user };
+    change(&web, peer, &headers, (&f.csrf, "manager", "deleted"), req).await
 }
 
 async fn set_setting(
@@ -350,15 +361,13 @@ async fn set_setting(
     headers: HeaderMap,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    let key = f.key.clone().unwrap_or_default();
-    let value = match f.value.clone().unwrap_or_default() {
+    let key = f.key.unwrap_or_default();
+    let value = match f.value.unwrap_or_default() {
         v if key == "allowed-networks" => lines(&v.replace(',', "\n")).join(","),
         v => v,
     };
-    change(&web, peer, &headers, &f, "settings", "saved", || {
-        Request::SettingsSet { key, value }
-    })
-    .await
+    let req = Request::SettingsSet { key, value };
+    change(&web, peer, &headers, (&f.csrf, "settings", "saved"), req).await
 }
 
 async fn reset_failures(
@@ -367,11 +376,10 @@ async fn reset_failures(
     headers: HeaderMap,
     ApiForm(f): ApiForm<CsrfForm>,
 ) -> Response {
-    let user = f.user.clone().unwrap_or_default();
-    change(&web, peer, &headers, &f, "failures", "reset", || {
-        Request::FailuresReset { user }
-    })
-    .await
+    let req = Request::FailuresReset {
+        user: f.user.unwrap_or_default(),
+    };
+    change(&web, peer, &headers, (&f.csrf, "failures", "reset"), req).await
 }
 
 fn asset(ctype: &'static str, body: &'static str) -> Response {
