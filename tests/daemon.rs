@@ -132,7 +132,15 @@ fn sigterm_exits_zero() {
 #[test]
 fn clean_exit_removes_its_socket_files_but_not_a_newer_daemons() {
     let mut d = Daemon::start();
-    let socks = [d.http_sock(), d.check_sock(), d.admin_sock()];
+    let web = d.runtime.join("web.sock");
+    // The harness waits for http.sock and admin.sock; the web face's comes with them.
+    assert!(
+        common::eventually(Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&web).is_ok()
+        }),
+        "web.sock not served"
+    );
+    let socks = [d.http_sock(), d.check_sock(), d.admin_sock(), web];
     d.signal("INT");
     assert_eq!(d.wait_exit(Duration::from_secs(15)), Some(0));
     for sock in &socks {
@@ -150,6 +158,7 @@ fn clean_exit_removes_its_socket_files_but_not_a_newer_daemons() {
         "the daemon removed a socket it did not bind"
     );
     assert!(!d.http_sock().exists() && !d.admin_sock().exists());
+    assert!(!d.runtime.join("web.sock").exists(), "web.sock left behind");
 }
 
 #[test]

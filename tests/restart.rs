@@ -1,7 +1,8 @@
 //! Restarting the daemon under load loses no request when a supervisor holds the
 //! sockets, as systemd does with `apitokend.socket`: the supervisor binds `http.sock`,
 //! `check.sock` and `admin.sock` once and starts the daemon with `LISTEN_FDS`, three times
-//! over, while `wrk` drives a real nginx in front of it.
+//! over, while `wrk` drives a real nginx in front of it. The web face's socket (`web`, as
+//! `apitokend-web.socket` names it) is handed over the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)]
 
 mod common;
@@ -14,27 +15,41 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Holds the three sockets and (re)starts the daemon with them.
+/// Holds the sockets and (re)starts the daemon with them.
 struct Supervisor {
-    sockets: [UnixListener; 3],
+    names: &'static [&'static str],
+    sockets: Vec<UnixListener>,
     config: std::path::PathBuf,
     child: Option<Child>,
 }
 
 impl Supervisor {
-    fn bind(run: &Path) -> [UnixListener; 3] {
+    /// Binds `<name>.sock` in `run` for each of `names`, in the order they are passed.
+    fn new(run: &Path, names: &'static [&'static str], config: std::path::PathBuf) -> Self {
         std::fs::create_dir_all(run).unwrap();
-        ["http", "check", "admin"].map(|name| {
-            let path = run.join(format!("{name}.sock"));
-            let l = UnixListener::bind(&path).unwrap();
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        let sockets = names
+            .iter()
+            .map(|name| {
+                let path = run.join(format!("{name}.sock"));
+                let l = UnixListener::bind(&path).unwrap();
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                )
                 .unwrap();
-            l
-        })
+                l
+            })
+            .collect();
+        Supervisor {
+            names,
+            sockets,
+            config,
+            child: None,
+        }
     }
 
     fn start(&mut self) {
-        let fds = self.sockets.each_ref().map(|s| s.as_raw_fd());
+        let fds: Vec<i32> = self.sockets.iter().map(|s| s.as_raw_fd()).collect();
         let mut cmd = Command::new("sh");
         // `$$` is the shell's pid, which `exec` hands to apitokend: LISTEN_PID must name it.
         cmd.args([
@@ -44,17 +59,24 @@ impl Supervisor {
             "--config",
         ])
         .arg(&self.config)
-        .env("LISTEN_FDS", "3")
-        .env("LISTEN_FDNAMES", "http:check:admin")
+        .env("LISTEN_FDS", fds.len().to_string())
+        .env("LISTEN_FDNAMES", self.names.join(":"))
         .stdin(Stdio::null());
-        // SAFETY: between fork and exec only dup2 runs, which is async-signal-safe; it
-        // places the three inherited sockets at fds 3, 4, 5 without CLOEXEC.
+        // SAFETY: between fork and exec only dup2 and close run, which are
+        // async-signal-safe. The sockets go to fds 3, 4, ... (without CLOEXEC) by way of
+        // fds from 200 up, so that placing one never overwrites another still to be placed.
         unsafe {
             cmd.pre_exec(move || {
                 for (i, fd) in fds.iter().enumerate() {
-                    if libc::dup2(*fd, 3 + i as i32) < 0 {
+                    if libc::dup2(*fd, 200 + i as i32) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
+                }
+                for i in 0..fds.len() as i32 {
+                    if libc::dup2(200 + i, 3 + i) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(200 + i);
                 }
                 Ok(())
             });
@@ -64,6 +86,12 @@ impl Supervisor {
 
     /// SIGTERM, wait for a clean exit, start again.
     fn restart(&mut self) {
+        self.stop();
+        self.start();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    fn stop(&mut self) {
         let mut child = self.child.take().unwrap();
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -81,7 +109,6 @@ impl Supervisor {
             std::thread::sleep(Duration::from_millis(10));
         };
         assert!(status.success(), "apitokend exited with {status}");
-        self.start();
     }
 }
 
@@ -117,11 +144,7 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
     )
     .unwrap();
     let run = dir.path().join("run");
-    let mut sup = Supervisor {
-        sockets: Supervisor::bind(&run),
-        config,
-        child: None,
-    };
+    let mut sup = Supervisor::new(&run, &["http", "check", "admin"], config);
     sup.start();
     let admin = run.join("admin.sock");
     let out = Command::new(env!("CARGO_BIN_EXE_apitoken"))
@@ -183,4 +206,45 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
         "socket errors during restarts:\n{text}"
     );
     println!("restart_under_load: {requests} requests across 3 restarts, 0 failed");
+}
+
+/// The web face's socket comes from the supervisor too (`FileDescriptorName=web`): it
+/// serves on it, a connection made while the daemon is down is answered by the next one,
+/// and the daemon never removes the file of a socket it was handed.
+#[test]
+fn socket_activation_hands_over_web_sock() {
+    let dir = tempfile::Builder::new()
+        .prefix("apitokend-webact")
+        .tempdir()
+        .unwrap();
+    let config = dir.path().join("apitokend.toml");
+    std::fs::write(
+        &config,
+        common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false"),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let mut sup = Supervisor::new(&run, &["http", "check", "admin", "web"], config);
+    sup.start();
+    let web = run.join("web.sock");
+    let up = common::eventually(Duration::from_secs(20), || {
+        UnixStream::connect(run.join("admin.sock")).is_ok()
+    });
+    assert!(up, "apitokend did not start");
+    let doc = common::http::unix_request(&web, "GET", "/api/v1/openapi.json", &[], b"");
+    assert_eq!(doc.status, 200, "{doc:?}");
+    assert!(doc.text().contains("\"openapi\":\"3.1"), "{doc:?}");
+    sup.stop();
+    assert!(
+        web.exists(),
+        "the daemon removed the web socket it was handed"
+    );
+    // Queued on the held socket while nothing serves it.
+    let mut waiting = common::http::unix_connect(&web);
+    let req = common::http::format_request("GET", "/api/v1/me", &[], b"", false);
+    std::io::Write::write_all(&mut waiting, &req).unwrap();
+    sup.start();
+    let resp = common::http::read_response(&mut std::io::BufReader::new(waiting), false).unwrap();
+    assert_eq!(resp.status, 401, "the queued request is answered: {resp:?}");
+    assert!(resp.text().contains("unauthorized"), "{resp:?}");
 }

@@ -3,7 +3,8 @@
 #
 # Run it as root on a Debian (bookworm or later) machine that has Rust and, ideally,
 # cargo-nextest. It installs the Debian packages the integration tests drive (nginx,
-# Apache with mod_authnz_external, libpam-wrapper, sshd, ...) when they are missing, then
+# Apache with mod_authnz_external, libpam-wrapper, sshd, Chromium, ...) when they are missing,
+# Node's packages of the browser test and schemathesis (PyPI, into a virtualenv), then
 # checks formatting, runs clippy with warnings as errors, builds every binary and the PAM
 # module, and runs every test. It exits non-zero as soon as one step fails.
 #
@@ -45,6 +46,8 @@ packages=(
     python3-requests
     curl
     postgresql
+    chromium
+    nodejs
 )
 
 install_packages() {
@@ -128,7 +131,10 @@ step "Rust components" ensure_rust_components
 step "Formatting (cargo fmt --check)" cargo fmt --all -- --check
 step "Lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
 step "Build (daemon, command line, Apache helper, PAM module)" cargo build --workspace
+step "Node packages of the browser test (npm ci, playwright-core)" \
+    npm ci --prefix tests/web/browser --no-audit --no-fund
 step "Tests" run_tests
+step "Hostile requests from the OpenAPI document (schemathesis)" bash tests/schemathesis.sh
 step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 2
 step "Benchmark smoke run (every figure printed, none judged)" bash benches/nginx-bench.sh --smoke
 step "Debian packages (build, install, check, purge)" bash tests/package-install.sh

@@ -95,7 +95,12 @@ pub fn dispatch(engine: &Engine, peer: &Peer, req: Request) -> Outcome {
         Request::CheckIp { address } => check_ip(engine, &address),
         Request::Failures { user } => failures(engine, peer, user),
         Request::FailuresReset { user } => reset_failures(engine, peer, &user),
-        Request::Audit { user, since, limit } => audit(engine, peer, user, since, limit),
+        Request::Audit {
+            user,
+            since,
+            limit,
+            before,
+        } => audit(engine, peer, user, since, limit, before),
         Request::Verify { user, token } => tokens::verify(engine, user, &token),
         Request::Status => status(engine),
     }
@@ -164,6 +169,7 @@ fn audit(
     user: Option<String>,
     since: Option<String>,
     limit: Option<u32>,
+    before: Option<i64>,
 ) -> Outcome {
     let user = match user {
         Some(u) if u != peer.user => {
@@ -180,14 +186,18 @@ fn audit(
         }
         None => 0,
     };
-    let rows = engine
-        .store()
-        .audit(user.as_deref(), since, limit.unwrap_or(100).min(100_000))?;
+    let rows = engine.store().audit_page(&crate::store::AuditQuery {
+        user,
+        since,
+        before,
+        limit: limit.unwrap_or(100).min(100_000),
+    })?;
     let events: Vec<AuditEvent> = rows
         .into_iter()
         .map(|r| AuditEvent {
             time: rfc3339(r.time),
             event: r.event,
+            seq: Some(r.seq),
             fields: r.fields.into_iter().collect(),
         })
         .collect();

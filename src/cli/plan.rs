@@ -56,6 +56,7 @@ fn request_for(command: Command) -> Result<Request, CliError> {
             user: a.user,
             since: a.since,
             limit: a.limit,
+            before: None,
         },
         Command::Verify { user } => verify(user)?,
         Command::Status => Request::Status,

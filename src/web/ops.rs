@@ -84,6 +84,8 @@ pub async fn set_setting(
     run(web, caller, Request::Settings).await
 }
 
+/// One page of the audit trail, newest first; `after` is the previous page's `next`, the
+/// `seq` of its last event, so a page costs `limit` rows however deep it is.
 pub async fn audit(web: &Arc<Web>, caller: &Caller, q: AuditQuery) -> Result<AuditPage, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -93,24 +95,28 @@ pub async fn audit(web: &Arc<Web>, caller: &Caller, q: AuditQuery) -> Result<Aud
             "limit must be 1 to 1000",
         ));
     }
-    let start = match q.after.as_deref() {
-        None => 0,
-        Some(c) => c
-            .strip_prefix('o')
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|n| *n <= 100_000)
-            .ok_or_else(|| {
-                ApiError::malformed("after takes the next value of the previous page")
-            })?,
+    let before = match q.after.as_deref() {
+        None => None,
+        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::malformed("after takes the next value of the previous page")
+        })?),
     };
     let req = Request::Audit {
         user: q.user,
         since: q.since,
-        limit: Some(start + limit + 1),
+        limit: Some(limit + 1),
+        before,
     };
-    let all: Vec<serde_json::Value> = run(web, caller, req).await?;
-    let (start, limit) = (start as usize, limit as usize);
-    let next = (all.len() > start + limit).then(|| format!("o{}", start + limit));
-    let events = all.into_iter().skip(start).take(limit).collect();
+    let mut events: Vec<serde_json::Value> = run(web, caller, req).await?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let next = if more {
+        events
+            .last()
+            .and_then(|e| e["seq"].as_i64())
+            .map(|s| s.to_string())
+    } else {
+        None
+    };
     Ok(AuditPage { events, next })
 }

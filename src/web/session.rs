@@ -17,10 +17,13 @@ use crate::http::PeerAddr;
 /// Login attempts one address may make per [`WINDOW`] seconds.
 pub const ATTEMPTS: u32 = 10;
 const WINDOW: i64 = 60;
-/// Addresses remembered at most; older windows are dropped first.
+/// Addresses remembered at most. When that many made attempts within their windows,
+/// a new address is throttled too (fail closed) until a window ends: the table's memory
+/// stays bounded whatever a flood of addresses does.
 const MAX_TRACKED: usize = 10_000;
 
-/// Counts login attempts per client address.
+/// Counts login attempts per client address (an IPv6 client by its /64, which one host
+/// usually holds whole).
 #[derive(Default)]
 pub struct Throttle {
     seen: Mutex<HashMap<String, (i64, u32)>>,
@@ -29,13 +32,18 @@ pub struct Throttle {
 impl Throttle {
     /// Counts an attempt; `Err(seconds to wait)` once the address used up its window.
     pub fn attempt(&self, addr: ClientAddr, now: i64) -> Result<(), i64> {
-        let key = match addr {
-            ClientAddr::Ip(ip) => ip.to_canonical().to_string(),
-            _ => "unknown".to_string(),
-        };
+        self.attempt_bounded(addr, now, MAX_TRACKED)
+    }
+
+    fn attempt_bounded(&self, addr: ClientAddr, now: i64, max: usize) -> Result<(), i64> {
+        let key = throttle_key(addr);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= MAX_TRACKED {
+        if seen.len() >= max && !seen.contains_key(&key) {
             seen.retain(|_, (start, _)| now - *start < WINDOW);
+            if seen.len() >= max {
+                let oldest = seen.values().map(|(start, _)| *start).min().unwrap_or(now);
+                return Err((WINDOW - (now - oldest)).max(1));
+            }
         }
         let entry = seen.entry(key).or_insert((now, 0));
         if now - entry.0 >= WINDOW {
@@ -46,6 +54,19 @@ impl Throttle {
         }
         entry.1 += 1;
         Ok(())
+    }
+}
+
+fn throttle_key(addr: ClientAddr) -> String {
+    match addr {
+        ClientAddr::Ip(ip) => match ip.to_canonical() {
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            v4 => v4.to_string(),
+        },
+        _ => "unknown".to_string(),
     }
 }
 
@@ -208,5 +229,34 @@ mod tests {
         let other = ClientAddr::Ip("192.0.2.2".parse().unwrap());
         assert!(t.attempt(other, 110).is_ok());
         assert!(t.attempt(a, 160).is_ok());
+    }
+
+    #[test]
+    fn throttle_full_table_refuses_new_addresses_until_a_window_ends() {
+        let t = Throttle::default();
+        let ip = |n: u8| ClientAddr::Ip(std::net::IpAddr::from([198, 51, 100, n]));
+        for n in 0..3 {
+            assert!(t.attempt_bounded(ip(n), 100 + i64::from(n), 3).is_ok());
+        }
+        // Full: a new address waits for the oldest window; a known one still counts.
+        assert_eq!(t.attempt_bounded(ip(9), 110, 3), Err(50));
+        assert!(t.attempt_bounded(ip(1), 110, 3).is_ok());
+        assert_eq!(t.seen.lock().unwrap().len(), 3);
+        // Once the oldest window ended, its slot is free again.
+        assert!(t.attempt_bounded(ip(9), 160, 3).is_ok());
+        assert_eq!(t.seen.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn throttle_counts_an_ipv6_client_by_its_64() {
+        let t = Throttle::default();
+        for n in 0..ATTEMPTS {
+            let a = format!("2001:db8:1:2::{:x}", n + 1);
+            assert!(t.attempt(ClientAddr::Ip(a.parse().unwrap()), 100).is_ok());
+        }
+        let same = ClientAddr::Ip("2001:db8:1:2:ffff::1".parse().unwrap());
+        assert!(t.attempt(same, 100).is_err());
+        let other = ClientAddr::Ip("2001:db8:1:3::1".parse().unwrap());
+        assert!(t.attempt(other, 100).is_ok());
     }
 }

@@ -201,13 +201,14 @@ pub struct AuditQuery {
     pub since: Option<String>,
     /// Page size, 1 to 1000 (100).
     pub limit: Option<u32>,
+    /// The `next` of the previous page.
     pub after: Option<String>,
 }
 
 /// One page of audit events, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
-    /// Each has `time`, `event` and the keys of SPEC §10.
+    /// Each has `time`, `event`, `seq` (its position in the trail) and the keys of SPEC §10.
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<serde_json::Value>,
     pub next: Option<String>,

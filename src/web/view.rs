@@ -235,6 +235,7 @@ async fn audit(web: &Arc<Web>, caller: &Caller) -> Result<Vec<(String, String, S
         user: None,
         since: None,
         limit: Some(200),
+        before: None,
     };
     let events: Vec<BTreeMap<String, serde_json::Value>> = run(web, caller, req).await?;
     Ok(events
@@ -242,7 +243,7 @@ async fn audit(web: &Arc<Web>, caller: &Caller) -> Result<Vec<(String, String, S
         .map(|e| {
             let details = e
                 .iter()
-                .filter(|(k, _)| *k != "time" && *k != "event")
+                .filter(|(k, _)| !["time", "event", "seq"].contains(&k.as_str()))
                 .map(|(k, v)| format!("{k}={}", text(v)))
                 .collect::<Vec<_>>()
                 .join(" ");

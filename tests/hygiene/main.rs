@@ -1,14 +1,15 @@
 //! Secret hygiene through the real binaries: known tokens and a known password go through
 //! every front end (raw HTTP on `http.sock` with Basic and Bearer, `check.sock` frames as
-//! PAM and the Apache helper send them, and the `apitoken` command), valid and invalid.
+//! PAM and the Apache helper send them, the `apitoken` command, and the web face's REST
+//! API and page on `web.sock`), valid and invalid.
 //! Then every place a secret could end up is searched for them: syslog lines, the
 //! daemon's stderr, the audit trail, every command's output but the one-time creation,
 //! HTTP and check replies, `/metrics`, and the database file with its `-wal` and `-shm`.
 //! Finally the daemon's process must not be dumpable (no core files, no ptrace or
 //! `/proc/<pid>/mem` by its own user).
 //!
-//! This file holds the search; `exercise` drives the front ends and `dumpable` checks
-//! the process.
+//! This file holds the search; `exercise` drives the front ends, `web` the web face, and
+//! `dumpable` checks the process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
@@ -18,6 +19,7 @@ mod nginx_harness;
 
 mod dumpable;
 mod exercise;
+mod web;
 
 use exercise::{
     add_database, auth, check_exchange, exercise_cli, exercise_front_ends, start_with_password,
@@ -93,6 +95,7 @@ fn secrets_never_reach_logs_audit_replies_or_database() {
     let mut hay = Haystacks::default();
     let requests = exercise_front_ends(&daemon, &mut hay, &user, password, &tokens);
     exercise_cli(&daemon, &mut hay, &user, &tokens);
+    let web_secrets = web::exercise_web(&daemon, &mut hay, &user, password, &tokens);
     // Passwords and non-tokens on the PAM path are left to the PAM stack, unlogged.
     wait_for_auth_lines(&daemon, requests - 2);
 
@@ -113,6 +116,7 @@ fn secrets_never_reach_logs_audit_replies_or_database() {
         .enumerate()
         .flat_map(|(i, t)| token_needles(&format!("token {i}"), t))
         .collect();
+    needles.extend(web_secrets);
     needles.push(("the password".into(), password.as_bytes().to_vec()));
     let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
     needles.push((

@@ -7,6 +7,9 @@
 mod common;
 
 mod api;
+mod audit;
+mod bodies;
+mod browser;
 mod errors;
 mod harness;
 mod nginx;

@@ -120,6 +120,9 @@ pub enum Request {
         user: Option<String>,
         since: Option<String>,
         limit: Option<u32>,
+        /// Only events older than this `seq` (the last of the previous page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
     },
     Verify {
         user: Option<String>,

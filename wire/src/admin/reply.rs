@@ -164,6 +164,9 @@ pub type SettingsMap = BTreeMap<String, SettingValue>;
 pub struct AuditEvent {
     pub time: String,
     pub event: String,
+    /// Position in the trail (larger is newer): the cursor of a request's `before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
     #[serde(flatten)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
