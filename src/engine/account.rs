@@ -11,7 +11,10 @@ use crate::store::FailureRow;
 /// What a password attempt changed in the failure table.
 pub(super) enum LockNews {
     None,
+    /// Counted in this host's table: the store is written off the request path.
     Failed(FailureChange),
+    /// Counted in a fleet's shared store, which already holds it (and its event).
+    Shared(FailureChange),
 }
 
 impl LockNews {
@@ -81,19 +84,21 @@ impl Engine {
                 .with("reason", reason.as_str());
             self.syslog.emit(&with_request(e, req), Severity::Notice);
         }
-        match &j.lock {
-            LockNews::None => {}
-            LockNews::Failed(change) => {
-                let event = change.locked_now.then(|| {
-                    Event::new("user.lockout", now)
-                        .with("user", change.row.user.as_str())
-                        .with("failures", change.row.count.to_string())
-                });
-                if let Some(e) = &event {
-                    self.syslog.emit(e, Severity::Warning);
-                }
-                self.persist_failure(change.row.clone(), event);
-            }
+        let (change, persist) = match &j.lock {
+            LockNews::None => return,
+            LockNews::Failed(change) => (change, true),
+            LockNews::Shared(change) => (change, false),
+        };
+        let event = change.locked_now.then(|| {
+            Event::new("user.lockout", now)
+                .with("user", change.row.user.as_str())
+                .with("failures", change.row.count.to_string())
+        });
+        if let Some(e) = &event {
+            self.syslog.emit(e, Severity::Warning);
+        }
+        if persist {
+            self.persist_failure(change.row.clone(), event);
         }
     }
 

@@ -2,9 +2,11 @@
 //! Each rule of SPEC §5 is written here once.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::account::LockNews;
+use super::attempt::Begun;
 use super::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, Via};
 use crate::audit::{Event, Severity};
 use crate::cache::Record;
@@ -64,7 +66,7 @@ impl Engine {
     async fn judge(
         &self,
         req: &AuthRequest<'_>,
-        s: &Settings,
+        s: &Arc<Settings>,
         config: &Config,
         now: i64,
     ) -> Judged {
@@ -210,7 +212,7 @@ impl Engine {
     async fn judge_password(
         &self,
         req: &AuthRequest<'_>,
-        s: &Settings,
+        s: &Arc<Settings>,
         config: &Config,
         now: i64,
     ) -> Judged {
@@ -236,9 +238,12 @@ impl Engine {
         };
         let known = account.is_some();
         let user = account.unwrap_or_else(|| req.user.to_string());
-        // Counted before it is checked: in flight plus failed never pass the threshold.
-        let Some(attempt) = self.lockout.begin(&user, known, now, s) else {
-            return Judged::of(Decision::Locked, user);
+        // Counted before it is checked: in flight plus failed never pass the threshold
+        // (on every host of a fleet together).
+        let counted = match self.begin_attempt(&user, known, now, s).await {
+            Begun::Check(counted) => counted,
+            Begun::Locked => return Judged::of(Decision::Locked, user),
+            Begun::Unavailable => return Judged::of(Decision::Error, user),
         };
         let ok = match config.password.backend {
             PasswordBackend::None => Ok(false),
@@ -246,21 +251,23 @@ impl Engine {
         };
         let (decision, lock) = match ok {
             Ok(true) => {
-                attempt.succeeded();
-                (
-                    Decision::Allow {
-                        user: req.user.to_string(),
-                        token_id: None,
-                    },
-                    LockNews::None,
-                )
+                self.attempt_done(counted, now, s);
+                let user = req.user.to_string();
+                let allow = Decision::Allow {
+                    user,
+                    token_id: None,
+                };
+                (allow, LockNews::None)
             }
             Ok(false) => (
                 Decision::Unauthorized(Reason::BadPassword),
-                LockNews::from_failure(attempt.failed(self.clock.now(), s)),
+                self.attempt_failed(counted, self.clock.now(), s).await,
             ),
             // The backend could not decide: the attempt counts as nothing.
-            Err(()) => (Decision::Error, LockNews::None),
+            Err(()) => {
+                self.attempt_done(counted, now, s);
+                (Decision::Error, LockNews::None)
+            }
         };
         Judged {
             decision,

@@ -15,6 +15,7 @@
 //! few read-only accessors.
 
 mod account;
+mod attempt;
 mod judge;
 mod ops;
 mod policy;

@@ -54,6 +54,10 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
     );",
+    // 4: password checks in flight, which a fleet's shared store counts (SPEC §13); a
+    // single host counts them in memory and leaves these at 0.
+    "ALTER TABLE failures ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE failures ADD COLUMN in_flight_until INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the schema up to date; refuses a database from a newer release.

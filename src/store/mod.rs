@@ -37,7 +37,9 @@ pub(crate) mod suite;
 mod tokens;
 
 pub use listing::{AuditQuery, Cursor, CursorError, SortKey, TokenFilter};
-pub use model::{push_recent, AuditRow, FailureRow, LastUsed, TokenRecord, RECENT_IPS};
+pub use model::{
+    push_recent, AuditRow, FailureRow, LastUsed, SharedFailure, TokenRecord, RECENT_IPS,
+};
 pub use pg::{Applied, Change, ChangeSink, Contact, Imported, PgStore, Position};
 pub use sessions::SessionLimits;
 pub use sqlite::SqliteStore;
@@ -177,6 +179,27 @@ pub trait Store: Send + Sync {
     /// Writes one user's failure state, with an event (`user.lockout`) when given. A row
     /// with no count and no lock is deleted instead: there is nothing to remember.
     fn save_failure(&self, row: &FailureRow, event: Option<&Event>) -> Result<(), StoreError>;
+
+    /// Changes `user`'s failure row atomically: concurrent calls for one user, from any
+    /// host, run one after another (a row lock). `f` gets the row as stored (a fresh one
+    /// when there is none) and returns the event to record with the change, if any. The
+    /// row it leaves is stored (deleted when [`SharedFailure::is_empty`]); when its count
+    /// or lock changed, the other hosts of a fleet are told. Returns the row as left.
+    /// `f` may run more than once (a backend may first try it on the row unlocked, and
+    /// keep that answer when it changes nothing); the last run is the one that counts.
+    fn update_failure(
+        &self,
+        user: &str,
+        now: i64,
+        f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
+    ) -> Result<SharedFailure, StoreError>;
+
+    /// Whether other hosts share this store (a fleet): lockout then reserves every
+    /// password attempt here with [`Store::update_failure`] before checking it, so an
+    /// attempt on any host counts for all. A store of one host counts in memory only.
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// Forgets a user's failure row without an event (its window ended unlocked).
     fn drop_failure(&self, user: &str) -> Result<(), StoreError>;

@@ -47,6 +47,40 @@ pub struct FailureRow {
     pub locked_until: Option<i64>,
 }
 
+/// A user's failure row as the hosts of a fleet share it: the count and lock, and the
+/// password checks in flight on any host (places reserved before checking, SPEC §13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFailure {
+    pub row: FailureRow,
+    pub in_flight: u32,
+    /// Unix seconds after which `in_flight` no longer counts: a host that reserved a
+    /// place may have died before it could report the check.
+    pub in_flight_until: i64,
+}
+
+impl SharedFailure {
+    /// The row of a user with nothing recorded yet.
+    pub fn fresh(user: &str, now: i64) -> SharedFailure {
+        SharedFailure {
+            row: FailureRow {
+                user: user.to_string(),
+                count: 0,
+                window_start: now,
+                locked_until: None,
+            },
+            in_flight: 0,
+            in_flight_until: 0,
+        }
+    }
+
+    /// Whether the row remembers nothing (then the store deletes it).
+    pub fn is_empty(&self, now: i64) -> bool {
+        self.row.count == 0
+            && self.row.locked_until.is_none()
+            && (self.in_flight == 0 || self.in_flight_until <= now)
+    }
+}
+
 /// A pending last-used update.
 #[derive(Debug, Clone)]
 pub struct LastUsed {

@@ -9,7 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::TokenRecord;
 use super::{audit, failures, migrate, sessions, settings, tokens, SessionLimits};
-use super::{AuditQuery, AuditRow, FailureRow, LastUsed, Store, StoreError, TokenFilter};
+use super::{
+    AuditQuery, AuditRow, FailureRow, LastUsed, SharedFailure, Store, StoreError, TokenFilter,
+};
 use crate::audit::Event;
 use crate::settings::Settings;
 
@@ -196,6 +198,21 @@ impl Store for SqliteStore {
         self.change(|tx| {
             failures::save(tx, row)?;
             Ok(((), event))
+        })
+    }
+
+    fn update_failure(
+        &self,
+        user: &str,
+        now: i64,
+        f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
+    ) -> Result<SharedFailure, StoreError> {
+        self.in_tx(|tx| {
+            let (row, event) = failures::update(tx, user, now, f)?;
+            if let Some(e) = &event {
+                audit::insert(tx, e)?;
+            }
+            Ok(row)
         })
     }
 

@@ -22,6 +22,8 @@ pub(crate) struct Target {
     pub config: tokio_postgres::Config,
     /// `None`: plain connections.
     pub tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    /// The certificate authorities TLS trusts (`sslrootcert` or the system's), for errors.
+    pub roots: PathBuf,
 }
 
 fn bad(detail: impl Into<String>) -> StoreError {
@@ -115,6 +117,7 @@ pub(crate) fn target(store: &StoreConfig) -> Result<Target, StoreError> {
     if let Some(file) = &store.password_file {
         config.password(read_password(file)?.as_bytes());
     }
+    let roots = root.clone().unwrap_or_else(|| PathBuf::from(SYSTEM_ROOTS));
     let tls = match mode.as_deref() {
         None | Some("disable" | "allow" | "prefer") => {
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
@@ -130,7 +133,45 @@ pub(crate) fn target(store: &StoreConfig) -> Result<Target, StoreError> {
             )))
         }
     };
-    Ok(Target { config, tls })
+    Ok(Target { config, tls, roots })
+}
+
+/// Says why TLS to the database failed when that is what `e` is (its source chain holds
+/// a rustls error): the certificate's problem, in words that name what to check.
+pub(crate) fn tls_refusal(
+    e: &(dyn std::error::Error + 'static),
+    target: &Target,
+) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(tls) = err.downcast_ref::<rustls::Error>().or(inner) {
+            return Some(explain(tls, target));
+        }
+        next = err.source();
+    }
+    None
+}
+
+fn explain(e: &rustls::Error, target: &Target) -> String {
+    use rustls::CertificateError as C;
+    let roots = target.roots.display();
+    let why = match e {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            format!("is not signed by a certificate authority in sslrootcert {roots}")
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => "does not name the host of store.url".to_string(),
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "has expired".to_string()
+        }
+        _ => "was not accepted".to_string(),
+    };
+    format!("TLS: the database server's certificate {why} ({e})")
 }
 
 #[cfg(test)]

@@ -69,6 +69,10 @@ const MIGRATIONS: &[&str] = &[
         created_at BIGINT NOT NULL,
         last_seen BIGINT NOT NULL
     );"#,
+    // 4: password checks in flight, so that a fleet counts every attempt on any host
+    // before it is checked (SPEC §13).
+    "ALTER TABLE failures ADD COLUMN in_flight BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN in_flight_until BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the schema up to date under the migration lock; refuses a newer schema.

@@ -29,8 +29,8 @@ pub use follow::{Applied, Change, ChangeSink, Position};
 pub use import::Imported;
 
 use super::{
-    AuditQuery, AuditRow, FailureRow, LastUsed, SessionLimits, Store, StoreError, TokenFilter,
-    TokenRecord,
+    AuditQuery, AuditRow, FailureRow, LastUsed, SessionLimits, SharedFailure, Store, StoreError,
+    TokenFilter, TokenRecord,
 };
 use crate::audit::Event;
 use crate::config::StoreConfig;
@@ -157,7 +157,13 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(unavailable)
+        self.pool
+            .get()
+            .await
+            .map_err(|e| match connect::tls_refusal(&e, &self.target) {
+                Some(why) => StoreError::Unavailable(why),
+                None => unavailable(e),
+            })
     }
 
     /// Runs `fut` to completion on this thread within the store's runtime, bounded by
@@ -365,6 +371,23 @@ impl Store for PgStore {
             rows::save_failure(tx, row).await?;
             Ok(((), event, vec![Change::Failure(row.user.clone())]))
         })
+    }
+
+    fn update_failure(
+        &self,
+        user: &str,
+        now: i64,
+        f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
+    ) -> Result<SharedFailure, StoreError> {
+        self.change(async |tx| {
+            let (row, changed) = rows::update_failure(tx, user, now, f).await?;
+            let told = changed.then(|| Change::Failure(user.to_string()));
+            Ok((row, None, told.into_iter().collect()))
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn drop_failure(&self, user: &str) -> Result<(), StoreError> {

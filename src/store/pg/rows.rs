@@ -2,7 +2,7 @@
 
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::super::{AuditQuery, AuditRow, FailureRow, StoreError};
+use super::super::{AuditQuery, AuditRow, FailureRow, SharedFailure, StoreError};
 use crate::audit::Event;
 use crate::settings::Settings;
 
@@ -141,6 +141,95 @@ pub(super) async fn save_failure(tx: &Transaction<'_>, row: &FailureRow) -> Resu
     Ok(())
 }
 
+/// One read-modify-write of `user`'s row (see `Store::update_failure`): the row as
+/// left, and whether its count or lock changed. `f` first sees the row as committed,
+/// without a lock; when it changes nothing there (an attempt refused at the limit, the
+/// common case of a flood), that is the answer and nobody waits. Otherwise the row is
+/// locked (made first when missing, so that concurrent first attempts queue on one
+/// lock), read again, and `f` runs on it once more.
+pub(super) async fn update_failure(
+    tx: &Transaction<'_>,
+    user: &str,
+    now: i64,
+    f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
+) -> Result<(SharedFailure, bool), StoreError> {
+    let seen = shared_failure(tx, user, false).await?;
+    let mut shared = seen
+        .clone()
+        .unwrap_or_else(|| SharedFailure::fresh(user, now));
+    let untouched = shared.clone();
+    if f(&mut shared).is_none() && shared == untouched {
+        return Ok((shared, false));
+    }
+    if seen.is_none() {
+        tx.execute(
+            r#"INSERT INTO failures ("user", count, window_start) VALUES ($1, 0, $2)
+             ON CONFLICT ("user") DO NOTHING"#,
+            &[&user, &now],
+        )
+        .await?;
+    }
+    let locked = shared_failure(tx, user, true).await?;
+    let mut shared = locked.ok_or_else(|| StoreError::Corrupt {
+        what: format!("failure row of {user}"),
+        detail: "gone while locked".into(),
+    })?;
+    let before = (shared.row.count, shared.row.locked_until);
+    let event = f(&mut shared);
+    store_shared(tx, &shared, now).await?;
+    if let Some(e) = &event {
+        insert_event(tx, e).await?;
+    }
+    let changed = before != (shared.row.count, shared.row.locked_until);
+    Ok((shared, changed))
+}
+
+async fn shared_failure(
+    tx: &Transaction<'_>,
+    user: &str,
+    lock: bool,
+) -> Result<Option<SharedFailure>, StoreError> {
+    let sql = format!(
+        r#"SELECT "user", count, window_start, locked_until, in_flight, in_flight_until
+         FROM failures WHERE "user" = $1{}"#,
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let Some(r) = tx.query_opt(&sql, &[&user]).await? else {
+        return Ok(None);
+    };
+    let in_flight: i64 = r.try_get(4)?;
+    Ok(Some(SharedFailure {
+        row: failure(&r)?,
+        in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
+        in_flight_until: r.try_get(5)?,
+    }))
+}
+
+async fn store_shared(
+    tx: &Transaction<'_>,
+    shared: &SharedFailure,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = &shared.row;
+    if shared.is_empty(now) {
+        return delete_failure(tx, &row.user).await;
+    }
+    tx.execute(
+        r#"UPDATE failures SET count = $2, window_start = $3, locked_until = $4,
+           in_flight = $5, in_flight_until = $6 WHERE "user" = $1"#,
+        &[
+            &row.user,
+            &i64::from(row.count),
+            &row.window_start,
+            &row.locked_until,
+            &i64::from(shared.in_flight),
+            &shared.in_flight_until,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn delete_failure(tx: &Transaction<'_>, user: &str) -> Result<(), StoreError> {
     tx.execute(r#"DELETE FROM failures WHERE "user" = $1"#, &[&user])
         .await?;
@@ -154,8 +243,8 @@ pub(super) async fn expire_failures(
 ) -> Result<u64, StoreError> {
     Ok(tx
         .execute(
-            "DELETE FROM failures WHERE locked_until <= $1
-             OR (locked_until IS NULL AND window_start <= $1 - $2)",
+            "DELETE FROM failures WHERE in_flight_until <= $1 AND (locked_until <= $1
+             OR (locked_until IS NULL AND window_start <= $1 - $2))",
             &[&now, &window],
         )
         .await?)

@@ -43,7 +43,7 @@ fn postgres_store_migrates_once_when_hosts_start_together() {
         h.join().unwrap().unwrap();
     }
     let version = server.psql_in("together", "SELECT version FROM schema_version");
-    assert_eq!(version.trim(), "3");
+    assert_eq!(version.trim(), "4");
     let rows = server.psql_in("together", "SELECT COUNT(*) FROM schema_version");
     assert_eq!(rows.trim(), "1");
 }

@@ -94,3 +94,65 @@ pub fn failures_expire_and_drop_bound_the_table(store: &dyn Store) {
     assert_eq!(left, ["locked"]);
     assert_eq!(store.expire_failures(now + 61, 60).unwrap(), 1);
 }
+
+/// `update_failure`: a fresh row for a new user, what `f` leaves is stored with its
+/// event, an empty row is deleted, and the row lock lets concurrent updates add up.
+pub fn failures_update_is_read_modify_write(store: &dyn Store) {
+    let seen = store
+        .update_failure("dave", 50, &mut |r| {
+            assert_eq!((r.row.count, r.in_flight, r.row.window_start), (0, 0, 50));
+            r.in_flight = 2;
+            r.in_flight_until = 110;
+            None
+        })
+        .unwrap();
+    assert_eq!(seen.in_flight, 2);
+    store
+        .update_failure("dave", 60, &mut |r| {
+            assert_eq!((r.in_flight, r.in_flight_until), (2, 110), "stored as left");
+            (r.in_flight, r.in_flight_until) = (1, 1000);
+            r.row.count = 3;
+            r.row.locked_until = Some(700);
+            Some(event("user.lockout", "dave"))
+        })
+        .unwrap();
+    assert_eq!(
+        store.failures(60, 900, 10).unwrap(),
+        vec![row("dave", 3, 50, Some(700))]
+    );
+    assert_eq!(events(store), ["user.lockout"]);
+    // Expiry keeps a row while a check holds a place in it.
+    store.expire_failures(800, 900).unwrap();
+    let kept = store.update_failure("dave", 800, &mut |_| None).unwrap();
+    assert_eq!(kept.row.count, 3, "a place in flight keeps the row");
+    store
+        .update_failure("dave", 900, &mut |r| {
+            *r = crate::store::SharedFailure::fresh("dave", 900);
+            None
+        })
+        .unwrap();
+    assert!(
+        store.failures(900, 900, 10).unwrap().is_empty(),
+        "an empty row goes"
+    );
+}
+
+/// Concurrent increments of one user's row from several threads all count.
+pub fn failures_update_serialises_concurrent_writers(store: &dyn Store) {
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    store
+                        .update_failure("erin", 5, &mut |r| {
+                            r.row.count += 1;
+                            None
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let rows = store.failures(5, 60, 10).unwrap();
+    assert_eq!(rows[0].count, 40, "{rows:?}");
+}

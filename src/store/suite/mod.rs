@@ -33,6 +33,8 @@ macro_rules! store_suite {
             failures_save_load_reset,
             failures_load_only_live_rows_within_bound,
             failures_expire_and_drop_bound_the_table,
+            failures_update_is_read_modify_write,
+            failures_update_serialises_concurrent_writers,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
