@@ -1,6 +1,48 @@
-# Shared by benches/fleet.sh and benches/million.sh: fills a daemon's database with a
-# realistic fleet, sourced with `source benches/fleet-db.sh`.
+# Shared by benches/fleet.sh and benches/million.sh, sourced with `source
+# benches/fleet-db.sh`: the work directory of a private daemon (fleet_setup), and a
+# realistic fleet of tokens inserted into its database (fleet_insert).
 # shellcheck shell=bash
+
+# fleet_setup NAME: builds the release binaries, makes the work directory DIR
+# (/tmp/apitokend-NAME.*, removed on exit unless KEEP=1) with the daemon's config (syslog
+# off, the caller's primary group as admin group), and sets BIN, SOCK, DB and APITOKEN
+# (the command line on the daemon's socket). stop_daemon stops the daemon that the
+# caller started with its pid in DAEMON_PID.
+fleet_setup() {
+    local root target
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    target=${CARGO_TARGET_DIR:-$root/target}
+    echo "building (release)..." >&2
+    cargo build --quiet --manifest-path "$root/Cargo.toml" --release --bin apitokend --bin apitoken
+    BIN="$target/release"
+    DIR=$(mktemp -d -t "apitokend-$1.XXXXXX")
+    SOCK="$DIR/run/admin.sock"
+    DB="$DIR/state/tokens.db"
+    APITOKEN=("$BIN/apitoken" --socket "$SOCK")
+    DAEMON_PID=
+    trap fleet_cleanup EXIT
+    cat >"$DIR/apitokend.toml" <<EOF
+state_dir = "$DIR/state"
+runtime_dir = "$DIR/run"
+admin_group = "$(id -gn)"
+
+[syslog]
+enabled = false
+EOF
+}
+
+stop_daemon() {
+    if [ -n "$DAEMON_PID" ]; then
+        kill "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+        DAEMON_PID=
+    fi
+}
+
+fleet_cleanup() {
+    stop_daemon
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi
+}
 
 # fleet_insert DB N USERS NOW: inserts N token rows for USERS people plus service
 # accounts into DB in one transaction (the database must already hold at least one

@@ -28,44 +28,13 @@ WARMUP=${WARMUP:-2}
 USERS=${USERS:-2000}
 TARGET_MS=${TARGET_MS:-200}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 # shellcheck source=benches/fleet-db.sh
 source "$ROOT/benches/fleet-db.sh"
 
 command -v sqlite3 >/dev/null || { echo "sqlite3 is required (apt-get install sqlite3)" >&2; exit 1; }
 
-echo "building (release)..." >&2
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --release --bin apitokend --bin apitoken
-BIN="$TARGET/release"
-
-DIR=$(mktemp -d -t apitokend-fleet.XXXXXX)
-SOCK="$DIR/run/admin.sock"
-DB="$DIR/state/tokens.db"
-DAEMON_PID=
-stop_daemon() {
-    if [ -n "$DAEMON_PID" ]; then
-        kill "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-        DAEMON_PID=
-    fi
-}
-cleanup() {
-    stop_daemon
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-
-cat >"$DIR/apitokend.toml" <<EOF
-state_dir = "$DIR/state"
-runtime_dir = "$DIR/run"
-admin_group = "$(id -gn)"
-
-[syslog]
-enabled = false
-EOF
-
-APITOKEN=("$BIN/apitoken" --socket "$SOCK")
+fleet_setup fleet
 
 start_daemon() {
     "$BIN/apitokend" --config "$DIR/apitokend.toml" 2>>"$DIR/daemon.log" &

@@ -23,7 +23,6 @@ N=${1:-1000000}
 USERS=${USERS:-20000}
 RUNS=${RUNS:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 # shellcheck source=benches/fleet-db.sh
 source "$ROOT/benches/fleet-db.sh"
 
@@ -31,36 +30,7 @@ for tool in sqlite3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "$tool is required (apt-get install sqlite3 time)" >&2; exit 1; }
 done
 
-echo "building (release)..." >&2
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --release --bin apitokend --bin apitoken
-BIN="$TARGET/release"
-
-DIR=$(mktemp -d -t apitokend-million.XXXXXX)
-SOCK="$DIR/run/admin.sock"
-DB="$DIR/state/tokens.db"
-APITOKEN=("$BIN/apitoken" --socket "$SOCK")
-DAEMON_PID=
-stop_daemon() {
-    if [ -n "$DAEMON_PID" ]; then
-        kill "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-        DAEMON_PID=
-    fi
-}
-cleanup() {
-    stop_daemon
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-
-cat >"$DIR/apitokend.toml" <<EOF2
-state_dir = "$DIR/state"
-runtime_dir = "$DIR/run"
-admin_group = "$(id -gn)"
-
-[syslog]
-enabled = false
-EOF2
+fleet_setup million
 
 now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }

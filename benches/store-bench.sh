@@ -20,7 +20,8 @@
 # and for each run the daemon's utime+stime from /proc gives its CPU per request. The
 # hot path must not touch the database, so the two should be within 5 %. It also prints
 # the transactions the PostgreSQL database committed during the runs (pg_stat_database):
-# the change log's catch-up every 2 s and the housekeeping, never one per request.
+# the change log's catch-up every 2 s and the housekeeping, never one per request, and
+# each daemon's CPU while idle (background work that a run spreads over its requests).
 set -euo pipefail
 
 duration=10
@@ -51,7 +52,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [[ -x $pg_bin/pg_ctl ]] || { echo "missing PostgreSQL (bash tests/run.sh installs postgresql)" >&2; exit 1; }
 
 section "PostgreSQL"
-pg=$work/pg
+pg=$work/postgres
 mkdir -p "$pg"
 chown postgres: "$pg"
 as_postgres() { runuser -u postgres -- "$@"; }
@@ -160,6 +161,17 @@ for name in sqlite pg; do
     hot_token=${token[$name]}
     wrk_run -t"$threads" -c"$connections" -d1s -H "Authorization: Bearer $hot_token" "$base/$name/x" >/dev/null
 done
+# Background work (the change log's catch-up, housekeeping, the store's runtime): each
+# daemon's CPU while idle, which a run divides among its requests.
+idle_s=$(( smoke ? 2 : 10 ))
+declare -A idle0 idle
+for name in sqlite pg; do idle0[$name]=$(cpu_ticks "${daemon_pid[$name]}"); done
+sleep "$idle_s"
+for name in sqlite pg; do
+    idle[$name]=$(awk -v t="$(( $(cpu_ticks "${daemon_pid[$name]}") - ${idle0[$name]} ))" \
+        -v hz="$clk_tck" -v s="$idle_s" 'BEGIN { printf "%.2f", t / hz * 1000 / s }')
+done
+echo "idle CPU over ${idle_s} s: sqlite ${idle[sqlite]} ms/s, pg ${idle[pg]} ms/s"
 commits() { psql_pg "SELECT xact_commit FROM pg_stat_database WHERE datname = 'apitokend'" apitokend; }
 commits_before=$(commits)
 started=$SECONDS
@@ -185,4 +197,5 @@ printf '%-10s %12s %14s\n' "store" "req/s" "us CPU/req"
 printf '%-10s %12s %14s\n' sqlite "$sr" "$su" postgres "$pr" "$pu"
 printf 'postgres / sqlite: req/s %s, CPU per request %s (goal: within 5%%, 0.95..1.05)\n' \
     "$(ratio "$pr" "$sr")" "$(ratio "$pu" "$su")"
+echo "idle CPU (background work): sqlite ${idle[sqlite]} ms/s, postgres ${idle[pg]} ms/s"
 echo "database transactions committed during ${elapsed} s of runs: $((commits_after - commits_before)) (catch-up and housekeeping; none per request)"
