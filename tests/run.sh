@@ -46,6 +46,7 @@ packages=(
     python3-requests
     curl
     postgresql
+    openssl
     chromium
     nodejs
 )
@@ -137,6 +138,7 @@ step "Tests" run_tests
 step "Hostile requests from the OpenAPI document (schemathesis)" bash tests/schemathesis.sh
 step "Floods through nginx (release build)" bash tests/flood.sh -d 5 -r 2
 step "Benchmark smoke run (every figure printed, none judged)" bash benches/nginx-bench.sh --smoke
+step "Store benchmark smoke run (SQLite and PostgreSQL side by side)" bash benches/store-bench.sh --smoke
 step "Debian packages (build, install, check, purge)" bash tests/package-install.sh
 step "Supply chain (cargo deny)" bash tests/deny.sh
 
