@@ -7,6 +7,9 @@
 //! credentials or refused input, 3 address not allowed, password logins off or outside
 //! the token's scopes, 7 locked out, 50 daemon unreachable or misconfigured (including
 //! `--help`, `--version` and unknown arguments). Nothing it prints contains the secret.
+// Functions stay under 60 lines (clippy.toml); test code is exempt, since a scenario or a
+// rule table reads best in one piece.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 use std::io::{self, Read};
 use std::process::ExitCode;
@@ -41,6 +44,31 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
+    let request = match request_from_apache() {
+        Ok(request) => request,
+        Err(code) => return ExitCode::from(code),
+    };
+    match client::ask(&cli.socket, &request, TIMEOUT) {
+        Ok(reply) => {
+            if reply.verdict != Verdict::Allow && !reply.reason.is_empty() {
+                log_refusal(&request.user, &reply.reason);
+            }
+            ExitCode::from(exit_code(reply.verdict))
+        }
+        Err(err) => {
+            eprintln!(
+                "apitoken-external: cannot ask apitokend at {}: {err}",
+                cli.socket.display()
+            );
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+    }
+}
+
+/// The check request from what mod_authnz_external passes: the credentials on stdin,
+/// `CONTEXT`, `IP`, `URI` and `AUTHTYPE` in the environment. `Err` is the exit code of a
+/// refusal, already explained on stderr.
+fn request_from_apache() -> Result<CheckRequest, u8> {
     let access = match std::env::var("CONTEXT").as_deref() {
         Err(_) | Ok("") => String::new(),
         Ok(word @ ("read" | "write")) => word.to_string(),
@@ -48,17 +76,14 @@ fn main() -> ExitCode {
             eprintln!(
                 "apitoken-external: AuthExternalContext must be read or write, not {other:?}"
             );
-            return ExitCode::from(EXIT_UNAVAILABLE);
+            return Err(EXIT_UNAVAILABLE);
         }
     };
-    let (user, secret) = match read_credentials(&mut io::stdin().lock()) {
-        Ok(credentials) => credentials,
-        Err(why) => {
-            eprintln!("apitoken-external: refused input: {why}");
-            return ExitCode::from(EXIT_INVALID);
-        }
-    };
-    let request = CheckRequest {
+    let (user, secret) = read_credentials(&mut io::stdin().lock()).map_err(|why| {
+        eprintln!("apitoken-external: refused input: {why}");
+        EXIT_INVALID
+    })?;
+    Ok(CheckRequest {
         via: Via::External,
         user,
         secret: secret.to_vec(),
@@ -72,33 +97,22 @@ fn main() -> ExitCode {
         .into(),
         uri: std::env::var("URI").unwrap_or_default(),
         access,
+    })
+}
+
+/// Apache logs every refusal as a password mismatch; this line, just before it in the
+/// error log, says why. The user name has no control characters; a token typed as the
+/// user name is not repeated here.
+fn log_refusal(user: &str, reason: &str) {
+    let user = if user.contains("atk_") {
+        "(token-shaped, not shown)".to_string()
+    } else {
+        format!("{user:?}")
     };
-    match client::ask(&cli.socket, &request, TIMEOUT) {
-        Ok(reply) => {
-            if reply.verdict != Verdict::Allow && !reply.reason.is_empty() {
-                // Apache logs every refusal as a password mismatch; this line, just before
-                // it in the error log, says why. The user name has no control characters;
-                // a token typed as the user name is not repeated here.
-                let user = if request.user.contains("atk_") {
-                    "(token-shaped, not shown)".to_string()
-                } else {
-                    format!("{:?}", request.user)
-                };
-                eprintln!(
-                    "apitoken-external: user {user} refused: reason={}",
-                    reply.reason.escape_default()
-                );
-            }
-            ExitCode::from(exit_code(reply.verdict))
-        }
-        Err(err) => {
-            eprintln!(
-                "apitoken-external: cannot ask apitokend at {}: {err}",
-                cli.socket.display()
-            );
-            ExitCode::from(EXIT_UNAVAILABLE)
-        }
-    }
+    eprintln!(
+        "apitoken-external: user {user} refused: reason={}",
+        reason.escape_default()
+    );
 }
 
 /// The one mapping from the daemon's verdict to this front end's exit code.
