@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::frame::Frames;
 
+mod payload;
 mod reply;
+pub use payload::*;
 pub use reply::*;
 
 /// Protocol version; a daemon refuses envelopes of any other version.
