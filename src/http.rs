@@ -1,12 +1,7 @@
-//! The HTTP front end for nginx `auth_request` (SPEC §7): `/auth`, `/health`, `/metrics`,
-//! HTTP/1.1 with keep-alive on `http.sock` and optional TCP listeners.
+//! The HTTP front end for nginx `auth_request` (SPEC §7): `/auth`, `/health`, `/metrics`
+//! on `http.sock` and optional TCP listeners, served by [`crate::http1`].
 
 use base64::Engine as _;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
-use hyper::{Request, Response, StatusCode};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -14,6 +9,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, Via};
+use crate::http1::{field_value_ok, Handler, Reply, Request};
 
 /// Where a connection came from, for deciding whether to believe forwarding headers.
 #[derive(Debug, Clone, Copy)]
@@ -67,28 +63,27 @@ pub fn parse_authorization(value: &[u8]) -> Option<Credential> {
     })
 }
 
-/// The client address: `X-Real-IP`, else the last `X-Forwarded-For` entry, believed on the
-/// Unix socket and from trusted proxies; otherwise the TCP peer itself.
-pub fn client_addr(headers: &HeaderMap, peer: PeerAddr, trusted: &[IpNet]) -> ClientAddr {
+/// The client address: `real_ip` (`X-Real-IP`), else `forwarded_for` (the last
+/// `X-Forwarded-For` field, whose last entry counts), believed on the Unix socket and
+/// from trusted proxies; otherwise the TCP peer itself.
+pub fn client_addr(
+    real_ip: Option<&[u8]>,
+    forwarded_for: Option<&[u8]>,
+    peer: PeerAddr,
+    trusted: &[IpNet],
+) -> ClientAddr {
     let believed = match peer {
         PeerAddr::Unix => true,
         PeerAddr::Tcp(ip) => trusted.iter().any(|n| n.contains(&ip.to_canonical())),
     };
     if believed {
-        let forwarded = headers
-            .get("x-real-ip")
-            .or_else(|| headers.get_all("x-forwarded-for").iter().next_back())
-            .map(|v| {
-                v.to_str()
-                    .ok()
-                    .and_then(|s| s.rsplit(',').next())
-                    .map(str::trim)
-                    .and_then(|s| s.parse::<IpAddr>().ok())
-            });
-        match forwarded {
-            Some(Some(ip)) => return ClientAddr::Ip(ip),
-            Some(None) => return ClientAddr::Unknown,
-            None => {}
+        if let Some(value) = real_ip.or(forwarded_for) {
+            return std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.rsplit(',').next())
+                .map(str::trim)
+                .and_then(|s| s.parse::<IpAddr>().ok())
+                .map_or(ClientAddr::Unknown, ClientAddr::Ip);
         }
     }
     match peer {
@@ -97,45 +92,39 @@ pub fn client_addr(headers: &HeaderMap, peer: PeerAddr, trusted: &[IpNet]) -> Cl
     }
 }
 
-fn respond(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r
-}
-
-/// Handles one HTTP request.
-pub async fn handle(
+/// The requests of one connection: the engine and where the connection came from.
+pub struct Front {
     engine: Arc<Engine>,
     peer: PeerAddr,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    Ok(match req.uri().path() {
-        "/auth" => auth(&engine, peer, req.headers()).await,
-        "/health" => health(&engine),
-        "/metrics" => {
-            let mut r = Response::new(Full::new(Bytes::from(metrics_text(&engine))));
-            r.headers_mut().insert(
-                "content-type",
-                HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            r
-        }
-        _ => respond(
-            StatusCode::NOT_FOUND,
-            "not found: use /auth, /health or /metrics\n",
-        ),
-    })
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
+impl Front {
+    pub fn new(engine: Arc<Engine>, peer: PeerAddr) -> Front {
+        Front { engine, peer }
+    }
+}
+
+impl Handler for Front {
+    async fn handle(&self, req: &Request<'_, '_>) -> Reply {
+        let engine = &self.engine;
+        match req.path() {
+            "/auth" => auth(engine, self.peer, req).await,
+            "/health" => health(engine),
+            "/metrics" => Reply::new(200, metrics_text(engine))
+                .with("content-type", "text/plain; version=0.0.4"),
+            _ => Reply::new(404, "not found: use /auth, /health or /metrics\n"),
+        }
+    }
+}
+
+fn header_text<'a>(req: &Request<'a, '_>, name: &str) -> &'a str {
+    req.header(name)
+        .and_then(|v| std::str::from_utf8(v).ok())
         .unwrap_or("")
 }
 
-async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<Full<Bytes>> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
+async fn auth(engine: &Engine, peer: PeerAddr, req: &Request<'_, '_>) -> Reply {
+    let Some(value) = req.header("authorization") else {
         return unauthorized(engine);
     };
     let malformed = Credential {
@@ -143,73 +132,61 @@ async fn auth(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> Response<
         user: String::new(),
         secret: Zeroizing::new(Vec::new()),
     };
-    let cred = parse_authorization(value.as_bytes()).unwrap_or(malformed);
-    let (method, uri) = (
-        header_text(headers, "x-original-method"),
-        header_text(headers, "x-original-uri"),
-    );
+    let cred = parse_authorization(value).unwrap_or(malformed);
     let config = engine.config();
-    let req = AuthRequest {
+    let addr = client_addr(
+        req.header("x-real-ip"),
+        req.last_header("x-forwarded-for"),
+        peer,
+        &config.http.trusted_proxies,
+    );
+    let asked = AuthRequest {
         kind: cred.kind,
         user: &cred.user,
         secret: &cred.secret,
-        addr: client_addr(headers, peer, &config.http.trusted_proxies),
+        addr,
         via: Via::Http,
         service: "http",
-        method,
-        uri,
+        method: header_text(req, "x-original-method"),
+        uri: header_text(req, "x-original-uri"),
     };
-    match engine.decide(&req).await {
-        Decision::Allow { user, token_id } => {
-            let Ok(user) = HeaderValue::from_str(&user) else {
-                return respond(StatusCode::FORBIDDEN, "");
-            };
-            let mut r = respond(StatusCode::OK, "");
-            let h = r.headers_mut();
-            h.insert("x-auth-user", user);
-            match token_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                Some(id) => {
-                    h.insert("x-auth-method", HeaderValue::from_static("token"));
-                    h.insert("x-auth-token-id", id);
-                }
-                None => {
-                    h.insert("x-auth-method", HeaderValue::from_static("password"));
-                }
-            }
-            r
-        }
+    match engine.decide(&asked).await {
+        Decision::Allow { user, token_id } => allowed(user, token_id),
         Decision::Unauthorized(r) => with_reason(unauthorized(engine), r, &config),
         Decision::Ignore => unauthorized(engine),
-        Decision::Forbidden(r) => with_reason(respond(StatusCode::FORBIDDEN, ""), r, &config),
-        Decision::Locked => {
-            with_reason(respond(StatusCode::FORBIDDEN, ""), Reason::Locked, &config)
-        }
-        Decision::Error => respond(StatusCode::INTERNAL_SERVER_ERROR, ""),
+        Decision::Forbidden(r) => with_reason(Reply::new(403, ""), r, &config),
+        Decision::Locked => with_reason(Reply::new(403, ""), Reason::Locked, &config),
+        Decision::Error => Reply::new(500, ""),
+    }
+}
+
+/// 200 with the user and how they authenticated; 403 for a user name that cannot be
+/// sent as a field value.
+fn allowed(user: String, token_id: Option<String>) -> Reply {
+    if !field_value_ok(&user) {
+        return Reply::new(403, "");
+    }
+    let r = Reply::new(200, "").with("x-auth-user", user);
+    match token_id.filter(|id| field_value_ok(id)) {
+        Some(id) => r.with("x-auth-method", "token").with("x-auth-token-id", id),
+        None => r.with("x-auth-method", "password"),
     }
 }
 
 /// Adds `X-Auth-Reason: <reason>` (the `reason` of `auth.failure`) to a refusal when
 /// `[http] reason_header` is on; off by default, since it tells a guesser more than
 /// 401 does (for example that a token exists but expired).
-fn with_reason(
-    mut r: Response<Full<Bytes>>,
-    reason: Reason,
-    config: &crate::config::Config,
-) -> Response<Full<Bytes>> {
+fn with_reason(r: Reply, reason: Reason, config: &crate::config::Config) -> Reply {
     if config.http.reason_header {
-        r.headers_mut()
-            .insert("x-auth-reason", HeaderValue::from_static(reason.as_str()));
+        r.with("x-auth-reason", reason.as_str())
+    } else {
+        r
     }
-    r
 }
 
-fn unauthorized(engine: &Engine) -> Response<Full<Bytes>> {
-    let mut r = respond(StatusCode::UNAUTHORIZED, "");
+fn unauthorized(engine: &Engine) -> Reply {
     let challenge = format!("Basic realm=\"{}\"", engine.config().realm);
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        r.headers_mut().insert(WWW_AUTHENTICATE, v);
-    }
-    r
+    Reply::new(401, "").with("www-authenticate", challenge)
 }
 
 fn metrics_text(engine: &Engine) -> String {
@@ -266,27 +243,24 @@ fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
 
 /// `ok` (200); with a fleet's database, its state and the seconds since it last answered,
 /// 503 while it is unreachable.
-fn health(engine: &Engine) -> Response<Full<Bytes>> {
+fn health(engine: &Engine) -> Reply {
     let Some(c) = engine.store().contact() else {
-        return respond(StatusCode::OK, "ok\n");
+        return Reply::new(200, "ok\n");
     };
     let since = c
         .seconds_since(crate::engine::now())
         .map_or("never".to_string(), |s| format!("{s} s ago"));
-    let (status, text) = if c.is_up() {
-        (
-            StatusCode::OK,
+    if c.is_up() {
+        Reply::new(
+            200,
             format!("ok\nstore: postgres up, last contact {since}\n"),
         )
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
+        Reply::new(
+            503,
             format!("store: postgres unreachable, last contact {since}\n"),
         )
-    };
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    *r.status_mut() = status;
-    r
+    }
 }
 
 #[cfg(test)]
@@ -338,30 +312,38 @@ mod tests {
 
     #[test]
     fn client_addr_believes_headers_on_unix_only_from_trusted_tcp() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("198.51.100.1, 203.0.113.9"),
-        );
+        let xff: Option<&[u8]> = Some(b"198.51.100.1, 203.0.113.9");
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
         let ip = |s: &str| ClientAddr::Ip(s.parse().unwrap());
-        assert_eq!(client_addr(&h, PeerAddr::Unix, &trusted), ip("203.0.113.9"));
+        let tcp = |s: &str| PeerAddr::Tcp(s.parse().unwrap());
         assert_eq!(
-            client_addr(&h, PeerAddr::Tcp("127.0.0.1".parse().unwrap()), &trusted),
+            client_addr(None, xff, PeerAddr::Unix, &trusted),
             ip("203.0.113.9")
         );
         assert_eq!(
-            client_addr(&h, PeerAddr::Tcp("192.0.2.7".parse().unwrap()), &trusted),
+            client_addr(None, xff, tcp("127.0.0.1"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_addr(None, xff, tcp("192.0.2.7"), &trusted),
             ip("192.0.2.7")
         );
-        h.insert("x-real-ip", HeaderValue::from_static("not-an-ip"));
         assert_eq!(
-            client_addr(&h, PeerAddr::Unix, &trusted),
+            client_addr(Some(b"not-an-ip"), xff, PeerAddr::Unix, &trusted),
             ClientAddr::Unknown
         );
         assert_eq!(
-            client_addr(&HeaderMap::new(), PeerAddr::Unix, &trusted),
+            client_addr(None, None, PeerAddr::Unix, &trusted),
             ClientAddr::Unknown
         );
+    }
+
+    #[test]
+    fn allowed_refuses_a_user_name_that_is_no_field_value() {
+        assert_eq!(allowed("al\nice".into(), None).status, 403);
+        assert_eq!(allowed("älice".into(), None).status, 403);
+        let ok = allowed("alice".into(), Some("abc".into()));
+        assert_eq!(ok.status, 200);
+        assert!(ok.headers.contains(&("x-auth-token-id", "abc".into())));
     }
 }

@@ -22,6 +22,7 @@
 //! - [`peer`]: uids to users and admin status.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`http`]: the nginx `auth_request` front end.
+//! - [`http1`]: the small HTTP/1.1 server under it (httparse, one write per batch).
 //! - [`frames`]: the wire crate's frames on the daemon's async sockets.
 //! - [`check`]: the `check.sock` front end (PAM, Apache helper).
 //! - [`admin`]: the `admin.sock` front end.
@@ -45,6 +46,7 @@ pub mod config;
 pub mod engine;
 pub mod frames;
 pub mod http;
+pub mod http1;
 pub mod lastused;
 pub mod lockout;
 pub mod metrics;

@@ -65,6 +65,39 @@ pub fn return_large_allocations() {
     }
 }
 
+/// A socket that owns its descriptor for its whole life and never swaps it for another:
+/// mio's listeners and streams (each wraps one `OwnedFd`). Only these may be watched.
+pub trait OwnedSocket: std::os::fd::AsRawFd + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! owned_socket {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl OwnedSocket for $t {}
+    )*};
+}
+owned_socket!(
+    mio::net::UnixListener,
+    mio::net::UnixStream,
+    mio::net::TcpListener,
+    mio::net::TcpStream
+);
+
+/// Registers `socket` with the runtime's reactor for `interest` (within a runtime).
+pub fn watch<T: OwnedSocket>(
+    socket: T,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: an `OwnedSocket` holds an open descriptor until it is dropped and its
+    // `as_raw_fd` always returns that one; the `AsyncFd` owns the socket from here on,
+    // so the descriptor stays open and the same for the registration's whole life.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(socket, interest) }
+        .map_err(io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 -- once.lua: every token of a file is sent exactly once, as `Authorization: Bearer`, on
 -- wrk's connections; each thread takes every nth line and stops as soon as its last token
--- is answered. Arguments: TOKEN_FILE THREADS PATH DONE_PATH MARKER (see finish()).
+-- is answered. Arguments: TOKEN_FILE THREADS PATH DONE_PATH MARKER (see common.lua).
 -- Requests sent after a thread's share ran out go to DONE_PATH (answered 202 by nginx
 -- itself, not counted). done() prints `once <answered> <2xx> <500> <other> <seconds>`.
 local ffi = require("ffi")
@@ -14,27 +14,8 @@ local function now_s()
     return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
 end
 
-local thread_count = 0
-local threads = {}
-
-function setup(thread)
-    thread:set("id", thread_count)
-    table.insert(threads, thread)
-    thread_count = thread_count + 1
-end
-
-
--- A thread that is through writes MARKER.<id>: wrk itself only stops after its -d, so the
--- caller waits for every thread's marker and then interrupts wrk (SIGINT), which still
--- prints the report and runs done().
-local finished = false
-function finish()
-    if finished then return end
-    finished = true
-    local f = io.open(marker .. "." .. id, "w")
-    if f then f:close() end
-    wrk.thread:stop()
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "common.lua")
 
 function init(args)
     marker = args[5]
@@ -89,15 +70,11 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-    local a, o, e, x = 0, 0, 0, 0
     local first, last = math.huge, 0
     for _, t in ipairs(threads) do
-        a = a + t:get("answered")
-        o = o + t:get("ok")
-        e = e + t:get("e500")
-        x = x + t:get("other")
         first = math.min(first, t:get("t_first"))
         last = math.max(last, t:get("t_last"))
     end
-    io.write(string.format("once %d %d %d %d %.3f\n", a, o, e, x, last - first))
+    io.write(string.format("once %d %d %d %d %.3f\n", total("answered"), total("ok"),
+        total("e500"), total("other"), last - first))
 end

@@ -1,29 +1,10 @@
 -- zipf.lua: tokens drawn with a Zipf-like popularity (the k-th line of the file is asked
 -- for in proportion to 1/k^S), as `Authorization: Bearer`; each thread stops after its
 -- share of COUNT requests is answered. Arguments: TOKEN_FILE THREADS COUNT S PATH MARKER
--- (see finish()).
+-- (see common.lua).
 -- done() prints `zipf <answered> <2xx> <other> <top-half share of the weight>`.
-local thread_count = 0
-local threads = {}
-
-function setup(thread)
-    thread:set("id", thread_count)
-    table.insert(threads, thread)
-    thread_count = thread_count + 1
-end
-
-
--- A thread that is through writes MARKER.<id>: wrk itself only stops after its -d, so the
--- caller waits for every thread's marker and then interrupts wrk (SIGINT), which still
--- prints the report and runs done().
-local finished = false
-function finish()
-    if finished then return end
-    finished = true
-    local f = io.open(marker .. "." .. id, "w")
-    if f then f:close() end
-    wrk.thread:stop()
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "common.lua")
 
 function init(args)
     marker = args[6]
@@ -79,12 +60,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-    local a, o, x, half = 0, 0, 0, 0
-    for _, t in ipairs(threads) do
-        a = a + t:get("answered")
-        o = o + t:get("ok")
-        x = x + t:get("other")
-        half = t:get("top_half")
-    end
-    io.write(string.format("zipf %d %d %d %.4f\n", a, o, x, half))
+    io.write(string.format("zipf %d %d %d %.4f\n", total("answered"), total("ok"),
+        total("other"), threads[1]:get("top_half")))
 end

@@ -155,7 +155,9 @@ impl Engine {
         }
         let in_scope = match req.via {
             Via::Http => {
-                rs.scopes.allows(Access::of_http(req.method, req.uri)) && rs.allows_path(req.uri)
+                rs.scopes
+                    .allows_lazily(|| Access::of_http(req.method, req.uri))
+                    && rs.allows_path(req.uri)
             }
             Via::Pam => rs.scopes.login,
             // Apache passes the URI, so path prefixes hold there too; it cannot pass the

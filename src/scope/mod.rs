@@ -82,7 +82,14 @@ impl Scopes {
 
     /// Whether a request that does `access` is within these scopes.
     pub fn allows(self, access: Access) -> bool {
-        self.write || (self.read && access == Access::Read)
+        self.allows_lazily(|| access)
+    }
+
+    /// [`Scopes::allows`] for an access that is only worked out when it matters (not for
+    /// a `write` token, which may do anything): classifying a request costs more than
+    /// the rest of a cached check.
+    pub fn allows_lazily(self, access: impl FnOnce() -> Access) -> bool {
+        self.write || (self.read && access() == Access::Read)
     }
 }
 

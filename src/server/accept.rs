@@ -1,33 +1,93 @@
-//! The accept loops: every socket accepts at once (nothing waits in the backlog behind a
-//! busy user), budgets the connection by the peer's uid, and serves it on its own task,
-//! which holds a shutdown [`Handle`] until it is done.
+//! The accept loop, one generic loop for every socket: it accepts at once (nothing waits
+//! in the backlog behind a busy user), budgets a Unix connection by the peer's uid, and
+//! hands the connection to its socket's service, which holds a shutdown [`Handle`] until
+//! it is done. Connections are accepted non-blocking and not registered with the
+//! runtime; `http.sock` runs a connection's first step inside the loop, so an answer that
+//! needs no waiting (a cached token) costs no task and no registration.
 
-use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, UnixListener, UnixStream};
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use tokio::io::Interest;
 
-use super::budget::Budget;
-use super::shutdown::{Handle, REQUEST_GRACE};
-use crate::engine::Engine;
+use super::budget::{Budget, Slot};
+use super::shutdown::Handle;
 use crate::http::PeerAddr;
 
-/// A local front end's connection handler: the engine, the stream, and a future that
-/// resolves when a connection still waiting for its request should give up.
-pub type ServeFn = fn(
-    Arc<Engine>,
-    UnixStream,
-    Pin<Box<dyn Future<Output = ()> + Send>>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A connection's whole service.
+pub type Conn = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An accepted connection: the stream, its address and, on a Unix socket, the peer's
+/// uid and gid.
+pub type Accepted<S> = (S, PeerAddr, Option<(u32, u32)>);
+
+/// Makes a connection's service from the stream, its address, its slot and a shutdown
+/// handle.
+pub type MakeConn<S> = Box<dyn Fn(S, PeerAddr, Option<Slot>, Handle) -> Conn + Send + Sync>;
+
+/// Connections accepted in one go before other tasks get a turn.
+const BATCH: usize = 64;
+
+/// A listening socket the accept loop takes connections from.
+pub trait Listen: crate::system::OwnedSocket + Send + Sync + 'static {
+    /// An accepted connection: non-blocking, not registered with the runtime.
+    type Stream: crate::http1::Socket;
+    /// The same connection as a tokio stream (registered), for hyper and the framed
+    /// front ends.
+    type Tokio: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+
+    /// Accepts one connection; its address and, on a Unix socket, the peer's uid and gid.
+    fn accept_now(&self) -> io::Result<Accepted<Self::Stream>>;
+
+    fn into_tokio(stream: Self::Stream) -> io::Result<Self::Tokio>;
+}
+
+impl Listen for mio::net::UnixListener {
+    type Stream = mio::net::UnixStream;
+    type Tokio = tokio::net::UnixStream;
+
+    fn accept_now(&self) -> io::Result<Accepted<Self::Stream>> {
+        let (stream, _) = self.accept()?;
+        let cred = getsockopt(&stream, PeerCredentials)
+            .ok()
+            .map(|c| (c.uid(), c.gid()));
+        Ok((stream, PeerAddr::Unix, cred))
+    }
+
+    fn into_tokio(stream: Self::Stream) -> io::Result<Self::Tokio> {
+        tokio::net::UnixStream::from_std(stream.into())
+    }
+}
+
+impl Listen for mio::net::TcpListener {
+    type Stream = mio::net::TcpStream;
+    type Tokio = tokio::net::TcpStream;
+
+    fn accept_now(&self) -> io::Result<Accepted<Self::Stream>> {
+        let (stream, addr) = self.accept()?;
+        // Answers are single writes that must not wait for the previous one's ACK.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, PeerAddr::Tcp(addr.ip()), None))
+    }
+
+    fn into_tokio(stream: Self::Stream) -> io::Result<Self::Tokio> {
+        tokio::net::TcpStream::from_std(stream.into())
+    }
+}
+
+/// What a socket does with the connections it admits.
+pub struct Service<L: Listen> {
+    /// The uid budget of a Unix socket; `None` on TCP, which has no uid.
+    pub budget: Option<Arc<Budget>>,
+    /// Whether the loop runs the connection's first step itself (see the module docs).
+    pub inline: bool,
+    pub serve: MakeConn<L::Stream>,
+}
 
 /// After a failed accept (usually out of descriptors) wait a little instead of spinning;
 /// the pending connection stays in the backlog.
@@ -35,201 +95,132 @@ async fn accept_backoff() {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-/// The HTTP/1.1 settings of every HTTP socket.
-pub(crate) fn http1_builder() -> http1::Builder {
-    let mut b = http1::Builder::new();
-    b.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        // nginx forwards up to 4 × 8 KiB of client headers by default; accept all of them.
-        .max_buf_size(64 * 1024)
-        .max_headers(256)
-        .keep_alive(true);
-    b
+/// Accepts connections on `listener` until the shutdown broadcast.
+pub async fn run<L: Listen>(listener: L, service: Service<L>, mut shutdown: Handle) {
+    let listener = match crate::system::watch(listener, Interest::READABLE) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("apitokend: cannot watch a listening socket: {e}");
+            return;
+        }
+    };
+    loop {
+        let mut ready = tokio::select! {
+            r = listener.readable() => match r {
+                Ok(ready) => ready,
+                Err(_) => {
+                    accept_backoff().await;
+                    continue;
+                }
+            },
+            () = shutdown.recv() => return,
+        };
+        let mut taken = 0;
+        while taken < BATCH {
+            let accepted = match ready.try_io(|l| l.get_ref().accept_now()) {
+                Err(_would_block) => break,
+                Ok(accepted) => accepted,
+            };
+            taken += 1;
+            match accepted {
+                Ok((stream, peer, cred)) => admit(&service, stream, peer, cred, &shutdown).await,
+                Err(e) if transient(&e) => {}
+                Err(_) => {
+                    accept_backoff().await;
+                    break;
+                }
+            }
+        }
+        if taken == BATCH {
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
-/// `check.sock` and `admin.sock`: one request per connection, served by `serve`.
-pub async fn local(
-    listener: UnixListener,
-    engine: Arc<Engine>,
-    budget: Arc<Budget>,
-    mut shutdown: Handle,
-    serve: ServeFn,
+/// A connection that went away before it was accepted, or an interrupted call.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+    )
+}
+
+/// Budgets one connection and starts its service; a connection over its budget, or
+/// whose peer cannot be read on a Unix socket, is closed at once (dropped).
+async fn admit<L: Listen>(
+    service: &Service<L>,
+    stream: L::Stream,
+    peer: PeerAddr,
+    cred: Option<(u32, u32)>,
+    shutdown: &Handle,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.recv() => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            accept_backoff().await;
-            continue;
-        };
-        let Some(slot) = admit(&budget, &stream) else {
-            continue;
-        };
-        let mut handle = shutdown.clone_for_task();
+    let slot = match &service.budget {
+        None => None,
+        Some(budget) => {
+            let Some((uid, gid)) = cred else { return };
+            let Some(slot) = budget.admit(uid, gid) else {
+                return;
+            };
+            Some(slot)
+        }
+    };
+    let mut conn = (service.serve)(stream, peer, slot, shutdown.clone_for_task());
+    if service.inline {
+        // Polled once here with this loop's context; a connection that must wait moves
+        // to a task of its own, whose first poll registers its waker in place of ours.
+        let done = std::future::poll_fn(|cx| Poll::Ready(conn.as_mut().poll(cx).is_ready()));
+        if done.await {
+            return;
+        }
+    }
+    tokio::spawn(conn);
+}
+
+/// `http.sock` and `[http] listen`: the HTTP/1.1 server of [`crate::http1`].
+pub fn http<L: Listen>(
+    engine: Arc<crate::engine::Engine>,
+) -> impl Fn(L::Stream, PeerAddr, Option<Slot>, Handle) -> Conn {
+    move |stream, peer, slot, handle| {
+        let front = crate::http::Front::new(engine.clone(), peer);
+        Box::pin(async move {
+            crate::http1::serve(stream, &front, handle).await;
+            drop(slot);
+        })
+    }
+}
+
+/// A framed front end's connection handler (`check.sock`, `admin.sock`): the engine,
+/// the stream, and a future that resolves when a connection still waiting for its
+/// request should give up.
+pub type ServeFn = fn(
+    Arc<crate::engine::Engine>,
+    tokio::net::UnixStream,
+    Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// `check.sock` and `admin.sock`: one request per connection, served by `serve` once
+/// the peer's uid has a turn free.
+pub fn local(
+    engine: Arc<crate::engine::Engine>,
+    serve: ServeFn,
+) -> impl Fn(mio::net::UnixStream, PeerAddr, Option<Slot>, Handle) -> Conn {
+    move |stream, _, slot, mut handle| {
         let engine = engine.clone();
-        tokio::spawn(async move {
+        Box::pin(async move {
+            let Ok(stream) = <mio::net::UnixListener as Listen>::into_tokio(stream) else {
+                return;
+            };
             // Over its uid's turns the connection waits for that uid's own earlier ones.
-            let turn = tokio::select! {
-                turn = slot.turn() => turn,
-                () = handle.request_cutoff() => return,
+            let turn = match &slot {
+                None => None,
+                Some(slot) => tokio::select! {
+                    turn = slot.turn() => turn,
+                    () = handle.request_cutoff() => return,
+                },
             };
             let cutoff = Box::pin(async move { handle.request_cutoff().await });
             serve(engine, stream, cutoff).await;
             drop((turn, slot));
-        });
+        })
     }
-}
-
-/// The slot for an accepted Unix connection; `None` (the stream is then dropped, which
-/// closes it) when the peer is over its budget or its credentials cannot be read.
-fn admit(budget: &Arc<Budget>, stream: &UnixStream) -> Option<super::budget::Slot> {
-    let cred = stream.peer_cred().ok()?;
-    budget.admit(cred.uid(), cred.gid())
-}
-
-/// `http.sock`: HTTP/1.1 for nginx, budgeted like the local sockets.
-pub async fn http_unix(
-    listener: UnixListener,
-    engine: Arc<Engine>,
-    budget: Arc<Budget>,
-    mut shutdown: Handle,
-) {
-    let builder = http1_builder();
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.recv() => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            accept_backoff().await;
-            continue;
-        };
-        let Some(slot) = admit(&budget, &stream) else {
-            continue;
-        };
-        let (engine, handle) = (engine.clone(), shutdown.clone_for_task());
-        serve_http(&builder, stream, handle, slot, move |req| {
-            crate::http::handle(engine.clone(), PeerAddr::Unix, req)
-        });
-    }
-}
-
-/// `[http] listen`: HTTP/1.1 on TCP (no peer uid to budget by).
-pub async fn http_tcp(listener: TcpListener, engine: Arc<Engine>, mut shutdown: Handle) {
-    let builder = http1_builder();
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.recv() => return,
-        };
-        let Ok((stream, addr)) = accepted else {
-            accept_backoff().await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let (engine, handle) = (engine.clone(), shutdown.clone_for_task());
-        let peer = PeerAddr::Tcp(addr.ip());
-        serve_http(&builder, stream, handle, (), move |req| {
-            crate::http::handle(engine.clone(), peer, req)
-        });
-    }
-}
-
-/// `web.sock`: the REST API and the page (SPEC §11), budgeted like `http.sock`.
-pub async fn web_unix(
-    listener: UnixListener,
-    engine: Arc<Engine>,
-    budget: Arc<Budget>,
-    mut shutdown: Handle,
-) {
-    let (builder, router) = (http1_builder(), crate::web::router(engine));
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.recv() => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            accept_backoff().await;
-            continue;
-        };
-        let Some(slot) = admit(&budget, &stream) else {
-            continue;
-        };
-        let (router, handle) = (router.clone(), shutdown.clone_for_task());
-        serve_http(&builder, stream, handle, slot, move |req| {
-            crate::web::handle(router.clone(), PeerAddr::Unix, req)
-        });
-    }
-}
-
-/// `[web] listen`: the web face on TCP.
-pub async fn web_tcp(listener: TcpListener, engine: Arc<Engine>, mut shutdown: Handle) {
-    let (builder, router) = (http1_builder(), crate::web::router(engine));
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.recv() => return,
-        };
-        let Ok((stream, addr)) = accepted else {
-            accept_backoff().await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let (router, handle) = (router.clone(), shutdown.clone_for_task());
-        let peer = PeerAddr::Tcp(addr.ip());
-        serve_http(&builder, stream, handle, (), move |req| {
-            crate::web::handle(router.clone(), peer, req)
-        });
-    }
-}
-
-/// Serves one HTTP connection on its own task. At the shutdown broadcast a connection
-/// finishes the request it is on and closes; one that has not begun a request yet (it
-/// may have been accepted just before the listener closed) gets [`REQUEST_GRACE`] to
-/// send it first.
-fn serve_http<S, G, F, Fut, B>(
-    builder: &http1::Builder,
-    stream: S,
-    mut shutdown: Handle,
-    guard: G,
-    respond: F,
-) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    G: Send + 'static,
-    F: Fn(Request<Incoming>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let begun = Arc::new(AtomicBool::new(false));
-    let seen = begun.clone();
-    let svc = service_fn(move |req| {
-        seen.store(true, Ordering::Relaxed);
-        respond(req)
-    });
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    tokio::spawn(async move {
-        let mut conn = std::pin::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = shutdown.recv() => {}
-        }
-        if !begun.load(Ordering::Relaxed) {
-            let first = async {
-                while !begun.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            };
-            tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = tokio::time::timeout(REQUEST_GRACE, first) => {}
-            }
-        }
-        conn.as_mut().graceful_shutdown();
-        let _ = conn.await;
-        drop((guard, shutdown));
-    });
 }

@@ -4,8 +4,8 @@
 //! Layout:
 //! - `bind`: binding the sockets (SPEC §2 modes), systemd hand-over, socket-file removal.
 //! - `budget`: connection slots per peer uid.
-//! - `accept`: the accept loops (`http`, `check`, `admin`, `web`) and the per-connection
-//!   tasks.
+//! - `accept`: the one accept loop of every socket and the connection services of
+//!   `http`, `check` and `admin`; `web_conn`: those of `web` (hyper).
 //! - `jobs`: when the engine's periodic work runs.
 //! - `reload`: SIGHUP.
 //! - `shutdown`: the broadcast and the drain.
@@ -18,15 +18,15 @@ mod jobs;
 mod reload;
 mod shutdown;
 mod systemd;
+mod web_conn;
 
 pub use bind::{bind, from_systemd, Listeners, SocketFile};
+pub use shutdown::{Handle, REQUEST_GRACE};
 pub use systemd::notify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::Config;
 use crate::engine::Engine;
@@ -103,9 +103,48 @@ pub enum Control {
     Shutdown,
 }
 
-fn unix(l: std::os::unix::net::UnixListener) -> std::io::Result<UnixListener> {
+type Unix = mio::net::UnixListener;
+type Tcp = mio::net::TcpListener;
+
+fn unix(l: std::os::unix::net::UnixListener) -> std::io::Result<Unix> {
     l.set_nonblocking(true)?;
-    UnixListener::from_std(l)
+    Ok(mio::net::UnixListener::from_std(l))
+}
+
+fn tcp(l: std::net::TcpListener) -> std::io::Result<Tcp> {
+    l.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(l))
+}
+
+/// A Unix socket's service, budgeted.
+fn budgeted<L: accept::Listen>(
+    budget: Arc<Budget>,
+    inline: bool,
+    serve: impl Fn(L::Stream, crate::http::PeerAddr, Option<budget::Slot>, shutdown::Handle) -> accept::Conn
+        + Send
+        + Sync
+        + 'static,
+) -> accept::Service<L> {
+    accept::Service {
+        budget: Some(budget),
+        inline,
+        serve: Box::new(serve),
+    }
+}
+
+/// A TCP listener's service: no uid to budget by.
+fn unbudgeted<L: accept::Listen>(
+    inline: bool,
+    serve: impl Fn(L::Stream, crate::http::PeerAddr, Option<budget::Slot>, shutdown::Handle) -> accept::Conn
+        + Send
+        + Sync
+        + 'static,
+) -> accept::Service<L> {
+    accept::Service {
+        budget: None,
+        inline,
+        serve: Box::new(serve),
+    }
 }
 
 /// Starts an accept loop per socket, each holding a shutdown handle.
@@ -115,38 +154,29 @@ fn spawn_accept_loops(
     shutdown: &Shutdown,
 ) -> Result<(), ServerError> {
     let peers = Peers::from_config(&engine.config());
-    let http = Budget::new(HTTP_LIMITS, peers.clone(), true);
-    let web = Budget::new(HTTP_LIMITS, peers.clone(), true);
-    let check = Budget::new(CHECK_LIMITS, peers.clone(), false);
-    let admin = Budget::new(ADMIN_LIMITS, peers, false);
+    let budget = |limits, group| Budget::new(limits, peers.clone(), group);
     let e = || engine.clone();
     let h = || shutdown.handle();
-    tokio::spawn(accept::http_unix(unix(listeners.http)?, e(), http, h()));
+    let http = budgeted(budget(HTTP_LIMITS, true), true, accept::http::<Unix>(e()));
+    tokio::spawn(accept::run(unix(listeners.http)?, http, h()));
     for l in listeners.tcp {
-        l.set_nonblocking(true)?;
-        tokio::spawn(accept::http_tcp(TcpListener::from_std(l)?, e(), h()));
+        let http = unbudgeted(true, accept::http::<Tcp>(e()));
+        tokio::spawn(accept::run(tcp(l)?, http, h()));
     }
     if let Some(l) = listeners.web {
-        tokio::spawn(accept::web_unix(unix(l)?, e(), web, h()));
+        let web = budgeted(budget(HTTP_LIMITS, true), false, web_conn::web::<Unix>(e()));
+        tokio::spawn(accept::run(unix(l)?, web, h()));
     }
     for l in listeners.web_tcp {
-        l.set_nonblocking(true)?;
-        tokio::spawn(accept::web_tcp(TcpListener::from_std(l)?, e(), h()));
+        let web = unbudgeted(false, web_conn::web::<Tcp>(e()));
+        tokio::spawn(accept::run(tcp(l)?, web, h()));
     }
-    tokio::spawn(accept::local(
-        unix(listeners.check)?,
-        e(),
-        check,
-        h(),
-        |e, s, c| Box::pin(crate::check::serve(e, s, c)),
-    ));
-    tokio::spawn(accept::local(
-        unix(listeners.admin)?,
-        e(),
-        admin,
-        h(),
-        |e, s, c| Box::pin(crate::admin::serve(e, s, c)),
-    ));
+    let check = accept::local(e(), |e, s, c| Box::pin(crate::check::serve(e, s, c)));
+    let check = budgeted(budget(CHECK_LIMITS, false), false, check);
+    tokio::spawn(accept::run(unix(listeners.check)?, check, h()));
+    let admin = accept::local(e(), |e, s, c| Box::pin(crate::admin::serve(e, s, c)));
+    let admin = budgeted(budget(ADMIN_LIMITS, false), false, admin);
+    tokio::spawn(accept::run(unix(listeners.admin)?, admin, h()));
     Ok(())
 }
 

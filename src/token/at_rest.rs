@@ -65,12 +65,27 @@ pub fn new_verifier(token: &Token) -> Result<String, TokenError> {
 pub fn sha256_verify(token: &Token, phc: &str) -> Option<bool> {
     let rest = phc.strip_prefix(PREFIX)?;
     let (salt, sum) = rest.split_once('$')?;
-    let salt = B64.decode(salt).ok()?;
-    let sum = B64.decode(sum).ok()?;
-    if salt.len() != SALT_LEN || sum.len() != 32 {
+    let (Some(salt), Some(sum)) = (decode_exact::<SALT_LEN>(salt)?, decode_exact::<32>(sum)?)
+    else {
         return Some(false);
-    }
+    };
     Some(bool::from(digest(&salt, token).ct_eq(&sum)))
+}
+
+/// `text` decoded into exactly `N` octets on the stack (this runs on every request):
+/// `None` when it is not base64, `Some(None)` when it decodes to another length.
+fn decode_exact<const N: usize>(text: &str) -> Option<Option<[u8; N]>> {
+    // Room for base64's length estimate, which may exceed the exact length by two.
+    let mut buf = [0u8; 64];
+    match B64.decode_slice(text, &mut buf) {
+        Ok(n) if n == N => {
+            let mut out = [0u8; N];
+            out.copy_from_slice(&buf[..N]);
+            Some(Some(out))
+        }
+        Ok(_) | Err(base64::DecodeSliceError::OutputSliceTooSmall) => Some(None),
+        Err(base64::DecodeSliceError::DecodeError(_)) => None,
+    }
 }
 
 /// Bounds argon2 runs process-wide, whoever asks: each run holds the stored verifier's
@@ -150,6 +165,13 @@ mod tests {
         assert_eq!(sha256_verify(&t, "$argon2id$v=19$m=8,t=1,p=1$x$y"), None);
         assert_eq!(sha256_verify(&t, "$sha256$v=1$AAAA$AAAA"), Some(false));
         assert_eq!(sha256_verify(&t, "$sha256$v=1$!!$!!"), None);
+        let long = "A".repeat(200);
+        assert_eq!(
+            sha256_verify(&t, &format!("$sha256$v=1${long}${long}")),
+            Some(false)
+        );
+        let real = new_verifier(&t).unwrap();
+        assert_eq!(sha256_verify(&t, &real), Some(true));
         assert_eq!(Stored::of("$bcrypt$x"), Stored::Unknown);
     }
 

@@ -2,7 +2,7 @@
 //! token with the `manage` scope as Bearer or Basic, or Basic with the account password.
 //! Tokens and passwords are judged by the engine, exactly as on every other front end.
 
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -38,7 +38,18 @@ pub fn web_peer(engine: &Engine, user: &str) -> Peer {
 
 /// The client's address, believed as on `http.sock` (SPEC §7).
 pub fn address(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> ClientAddr {
-    client_addr(headers, peer, &engine.config().http.trusted_proxies)
+    let field = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .map(HeaderValue::as_bytes);
+    client_addr(
+        field("x-real-ip"),
+        forwarded_for,
+        peer,
+        &engine.config().http.trusted_proxies,
+    )
 }
 
 /// Whether the forwarding headers of this connection are believed.

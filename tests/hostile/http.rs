@@ -263,3 +263,44 @@ fn http_unparsable_client_address_with_allowed_networks_is_403() {
     );
     assert_eq!(reply.verdict, Verdict::Allow);
 }
+
+/// A client that shuts down its sending side once the request is out (`nc -N`, a
+/// one-shot script, some proxies) still gets the answer, and so does every request it
+/// pipelined before that: the end of its input only means no further request follows.
+#[test]
+fn http_half_closed_request_is_still_answered() {
+    let t = Target::start("");
+    let sock = t.daemon.http_sock();
+    let token_auth = bearer(&t.token);
+    let headers: &[(&str, &[u8])] = &[("Authorization", &token_auth)];
+    let cases = [
+        (
+            "keep-alive",
+            format_request("GET", "/auth", headers, b"", true),
+        ),
+        ("Connection: close", auth_request(headers)),
+    ];
+    for (what, request) in &cases {
+        let reply = raw_exchange(&sock, request, true);
+        let resp = read_response(&mut BufReader::new(&reply[..]), false)
+            .unwrap_or_else(|e| panic!("{what}, then shutdown(Write): no answer ({e})"));
+        assert_eq!(resp.status, 200, "{what}: {resp:?}");
+        assert_eq!(resp.header("X-Auth-User"), Some(t.user.as_str()), "{what}");
+    }
+
+    // Three pipelined requests (the first with a body that must be skipped, not read as
+    // a request), then the end of input: three answers, in order.
+    let pipelined = [
+        format_request("POST", "/auth", &[], b"GET /health HTTP/1.1\r\n\r\n", true),
+        format_request("GET", "/auth", headers, b"", true),
+        format_request("GET", "/health", &[], b"", true),
+    ]
+    .concat();
+    let reply = raw_exchange(&sock, &pipelined, true);
+    let mut reader = BufReader::new(&reply[..]);
+    let statuses: Vec<u16> = std::iter::from_fn(|| read_response(&mut reader, false).ok())
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [401, 200, 200], "pipelined, then shutdown(Write)");
+    t.assert_serving("half-closed clients");
+}

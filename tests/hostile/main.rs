@@ -98,8 +98,8 @@ fn connect(sock: &Path) -> UnixStream {
 
 /// Writes `bytes` (ignoring a daemon that hangs up early) and returns whatever comes back
 /// before the daemon closes the connection. `eof` also closes the sending side, so a
-/// framed reader sees the end of a truncated frame at once (HTTP clients never do this:
-/// the HTTP server drops a half-closed connection unanswered).
+/// framed reader sees the end of a truncated frame at once; `http.sock` still answers
+/// the complete requests it got before the end.
 fn raw_exchange(sock: &Path, bytes: &[u8], eof: bool) -> Vec<u8> {
     let mut s = connect(sock);
     let _ = s.write_all(bytes);
