@@ -213,6 +213,12 @@ fn metrics_text(engine: &Engine) -> String {
                 "Syslog lines dropped because the log socket was slow or gone.",
                 get(&engine.syslog().dropped),
             ),
+            (
+                "apitokend_store_queue_dropped_total",
+                "Audit records and failure rows dropped while the database did not answer \
+                 because the queue was full.",
+                get(&engine.outbox().dropped),
+            ),
         ],
         &gauges(engine),
     )
@@ -236,6 +242,11 @@ fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
             "apitokend_store_seconds_since_contact",
             "Seconds since the database last answered.",
             u64::try_from(since).unwrap_or(0),
+        ));
+        out.push((
+            "apitokend_store_queued",
+            "Audit records and failure rows waiting for the database to answer.",
+            engine.outbox().len() as u64,
         ));
     }
     out

@@ -10,6 +10,9 @@ use crate::store::LastUsed;
 /// Seconds between two recorded uses of one token from the same address.
 pub const INTERVAL: i64 = 60;
 
+/// Tokens whose last use waits at most (while a fleet's database does not answer).
+pub const MAX_PENDING: usize = 100_000;
+
 /// Pending updates and when (and from where) each token was last noted.
 #[derive(Default)]
 pub struct LastUsedBuffer {
@@ -58,6 +61,23 @@ impl LastUsedBuffer {
         }
     }
 
+    /// Returns a batch the store could not write, for a later tick; a token used again
+    /// meanwhile keeps its newer entry, with the older addresses before its own. At most
+    /// [`MAX_PENDING`] tokens wait; past it, the rest is dropped.
+    pub fn put_back(&self, batch: Vec<LastUsed>) {
+        let mut inner = self.inner();
+        for old in batch {
+            if let Some(new) = inner.pending.get_mut(&old.id) {
+                let mut recent = old.recent;
+                recent.retain(|r| !new.recent.contains(r));
+                recent.append(&mut new.recent);
+                new.recent = recent;
+            } else if inner.pending.len() < MAX_PENDING {
+                inner.pending.insert(old.id.clone(), old);
+            }
+        }
+    }
+
     /// Takes the pending batch, forgetting notes older than [`INTERVAL`].
     pub fn take(&self, now: i64) -> Vec<LastUsed> {
         let mut inner = self.inner();
@@ -86,6 +106,22 @@ mod tests {
         assert!(b.take(150).is_empty());
         b.touch("a", ip("192.0.2.1"), 161);
         assert_eq!(b.take(161).len(), 1);
+    }
+
+    #[test]
+    fn put_back_keeps_newer_use_and_older_addresses() {
+        let b = LastUsedBuffer::default();
+        b.touch("a", ip("192.0.2.1"), 100);
+        b.touch("b", ip("192.0.2.9"), 100);
+        let batch = b.take(100);
+        b.touch("a", ip("192.0.2.2"), 110);
+        b.put_back(batch);
+        let mut batch = b.take(110);
+        batch.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch[0].at, 110);
+        assert_eq!(batch[0].recent, vec!["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(batch[1].id, "b");
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! token at a time, and at most [`FAILS_PER_ID_PER_SEC`] wrong secrets hashed per id a
 //! second; a match yields the replacement verifier for the engine to store.
 //!
+//! While a fleet's database does not answer (SPEC §12), a token's record comes from the
+//! cache alone, whatever its age, for at most `outage_grace_seconds` after the database
+//! last answered; a token not in the cache, or any token after that, cannot be decided.
+//!
 //! [`Verifier::invalidate`] is the one way to forget a token: it bumps the cache generation
 //! and detaches loads in flight, so no request that arrives afterwards can join them.
 
@@ -19,7 +23,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::cache::{Cache, Record};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Contact, Store};
 use crate::token::{Stored, Token};
 
 /// Wrong secrets hashed per legacy token id per second before further secrets for that id
@@ -39,6 +43,9 @@ pub enum VerifyError {
     Busy,
     #[error("verification task failed")]
     Task,
+    /// The database does not answer and the cache cannot stand in for it.
+    #[error("{0}")]
+    Outage(&'static str),
 }
 
 /// A token whose secret matched its record.
@@ -56,6 +63,8 @@ type LegacyCell = Arc<OnceCell<Result<bool, VerifyError>>>;
 /// The verifier shared by every front end.
 pub struct Verifier {
     store: Arc<dyn Store>,
+    /// A fleet's database state (`None` for a local file, which is always there).
+    contact: Option<Arc<Contact>>,
     cache: Cache,
     clock: Arc<dyn Clock>,
     /// Keys fingerprints of tokens in the legacy single flight.
@@ -91,6 +100,7 @@ impl Verifier {
         let mut key = [0u8; 32];
         getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
         Ok(Verifier {
+            contact: store.contact(),
             store,
             cache,
             clock,
@@ -131,19 +141,17 @@ impl Verifier {
     }
 
     /// Checks `token`: `Ok(None)` when no token has its id or the secret does not match.
+    /// `grace` is `outage_grace_seconds`.
     pub async fn verify(
         &self,
         token: &Token,
         group: &str,
+        grace: u64,
         m: &Metrics,
     ) -> Result<Option<Verified>, VerifyError> {
         let now_ms = self.clock.now_ms();
-        let record = match self.cache.get(token.id(), now_ms) {
-            Some(r) => r,
-            None => match self.load(token.id(), group).await? {
-                Some(r) => r,
-                None => return Ok(None),
-            },
+        let Some(record) = self.record(token.id(), group, grace, now_ms).await? else {
+            return Ok(None);
         };
         let upgrade = match Stored::of(&record.verifier) {
             Stored::Sha256 => {
@@ -164,6 +172,46 @@ impl Verifier {
             }
         };
         Ok(Some(Verified { record, upgrade }))
+    }
+
+    /// The record of `id`: from the cache within its lifetime, else from the store; while
+    /// the database does not answer, from the cache within the grace.
+    async fn record(&self, id: &str, group: &str, grace: u64, now_ms: i64) -> Loaded {
+        let down = |c: &Arc<Contact>| !c.is_up();
+        if self.contact.as_ref().is_some_and(down) {
+            return self.during_outage(id, grace, now_ms);
+        }
+        if let Some(r) = self.cache.get(id, now_ms) {
+            return Ok(Some(r));
+        }
+        match self.load(id, group).await {
+            // The database stopped answering just now.
+            Err(VerifyError::Store(_)) if self.contact.as_ref().is_some_and(down) => {
+                self.during_outage(id, grace, now_ms)
+            }
+            loaded => loaded,
+        }
+    }
+
+    /// A record while the database does not answer: the cached one, however old, until
+    /// `grace` seconds after the database last answered.
+    fn during_outage(&self, id: &str, grace: u64, now_ms: i64) -> Loaded {
+        let now = now_ms.div_euclid(1000);
+        if !self
+            .contact
+            .as_ref()
+            .is_some_and(|c| c.within_grace(now, grace))
+        {
+            return Err(VerifyError::Outage(
+                "the database has not answered for longer than outage_grace_seconds",
+            ));
+        }
+        match self.cache.peek(id) {
+            Some(r) => Ok(Some(r)),
+            None => Err(VerifyError::Outage(
+                "the database does not answer and the token is not cached",
+            )),
+        }
     }
 
     /// The record of `id` from the store, one load per id at a time.

@@ -62,6 +62,13 @@ impl From<OpError> for Failure {
 
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Failure {
+        if e.is_unavailable() {
+            // Logged once, by the store, when the outage began.
+            return Failure(
+                ErrorKind::DatabaseUnavailable,
+                format!("nothing was done: {e}"),
+            );
+        }
         eprintln!("apitokend: admin request failed: {e}");
         Failure(
             ErrorKind::Internal,

@@ -63,7 +63,8 @@ impl CliError {
                 ErrorKind::Invalid
                 | ErrorKind::Internal
                 | ErrorKind::Limit
-                | ErrorKind::OutOfBounds => 1,
+                | ErrorKind::OutOfBounds
+                | ErrorKind::DatabaseUnavailable => 1,
             },
             CliError::Client(ClientError::Protocol { .. })
             | CliError::Input(_)
@@ -108,6 +109,10 @@ impl CliError {
                 ErrorKind::Internal => {
                     "See the daemon's log (journalctl -u apitokend).".to_string()
                 }
+                ErrorKind::DatabaseUnavailable => "Try again once the database answers; \
+                    `curl --unix-socket /run/apitokend/http.sock http://localhost/health` \
+                    shows its state."
+                    .to_string(),
             },
             CliError::Client(ClientError::Protocol { .. }) => {
                 "Make sure apitoken and apitokend come from the same release.".to_string()

@@ -103,11 +103,15 @@ impl Engine {
     }
 
     fn persist_failure(&self, row: FailureRow, event: Option<Event>) {
-        let store = self.store.clone();
+        let (store, outbox) = (self.store.clone(), self.outbox.clone());
         tokio::task::spawn_blocking(move || {
             // The in-memory state already applies; a write error here loses only
-            // persistence across a restart, so it is logged, not propagated.
+            // persistence across a restart, so it is logged, not propagated. While the
+            // database does not answer, the row and its event wait in the outbox.
             if let Err(e) = store.save_failure(&row, event.as_ref()) {
+                if e.is_unavailable() {
+                    return outbox.keep_failure(row, event);
+                }
                 eprintln!(
                     "apitokend: cannot persist failure count for {}: {e}",
                     row.user

@@ -100,7 +100,12 @@ impl Engine {
     ) -> Judged {
         let verified = match self
             .verifier
-            .verify(token, &config.admin_group, &self.metrics)
+            .verify(
+                token,
+                &config.admin_group,
+                config.store.outage_grace_seconds,
+                &self.metrics,
+            )
             .await
         {
             Ok(Some(v)) => v,
@@ -108,7 +113,9 @@ impl Engine {
             Err(e) => {
                 // Overload (too many legacy verifications queued) or a database failure
                 // is not a wrong credential: answer 500 / AUTHINFO_UNAVAIL, count nothing.
-                if !matches!(e, crate::verify::VerifyError::Busy) {
+                // An outage is logged once, by the store, when it begins.
+                use crate::verify::VerifyError;
+                if !matches!(e, VerifyError::Busy | VerifyError::Outage(_)) {
                     eprintln!("apitokend: cannot verify token {}: {e}", token.id());
                 }
                 return Judged::of(Decision::Error, req.user);
@@ -203,11 +210,13 @@ impl Engine {
             .with("ip", super::shown_ip(req.addr))
             .with("via", req.via.as_str());
         self.syslog.emit(&event, Severity::Warning);
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.append_event(&event) {
-                eprintln!("apitokend: cannot record token.reuse: {e}");
+        let (store, outbox) = (self.store.clone(), self.outbox.clone());
+        tokio::task::spawn_blocking(move || match store.append_event(&event) {
+            Err(e) if e.is_unavailable() => {
+                outbox.keep_event(event);
             }
+            Err(e) => eprintln!("apitokend: cannot record token.reuse: {e}"),
+            Ok(()) => {}
         });
     }
 

@@ -18,6 +18,7 @@ mod account;
 mod attempt;
 mod judge;
 mod ops;
+mod outbox;
 mod policy;
 mod remote;
 mod settings_ops;
@@ -39,6 +40,7 @@ use crate::store::Store;
 use crate::verify::Verifier;
 
 pub use ops::{Actor, OpError, Origin, Refusal};
+pub use outbox::Outbox;
 pub use policy::{valid_user_name, TokenRequest};
 pub use settings_ops::NetworkChange;
 
@@ -175,6 +177,8 @@ pub struct Engine {
     syslog: Syslog,
     metrics: Metrics,
     last_used: LastUsedBuffer,
+    /// Audit records and failure rows waiting for the database to answer again.
+    outbox: Arc<Outbox>,
     config: RwLock<Arc<Config>>,
     clock: Arc<dyn Clock>,
     password_slots: Semaphore,
@@ -214,6 +218,7 @@ impl Engine {
             lockout,
             metrics: Metrics::default(),
             last_used: LastUsedBuffer::default(),
+            outbox: Arc::default(),
             password_slots: Semaphore::new(4),
             reuse_reported: Default::default(),
             started: Instant::now(),
@@ -252,6 +257,11 @@ impl Engine {
     /// The counters of `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// What waits for the database (for `/metrics`).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// The token record cache (for counters and sizes).
@@ -308,20 +318,37 @@ impl Engine {
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
     }
 
-    /// Background upkeep (every few seconds): writes pending last-used data and drops
-    /// failure records whose window ended, in memory and in the store. Blocking.
+    /// Background upkeep (every few seconds): writes pending last-used data and what the
+    /// outbox holds, and drops failure records whose window ended, in memory and in the
+    /// store. Blocking. While the database does not answer, last-used data and the
+    /// outbox wait for a later tick.
     pub fn housekeep(&self) {
         let now = self.clock.now();
         let batch = self.last_used.take(now);
         if !batch.is_empty() {
             if let Err(e) = self.store.record_last_used(&batch) {
-                eprintln!("apitokend: cannot record last-used data: {e}");
+                if e.is_unavailable() {
+                    self.last_used.put_back(batch);
+                } else {
+                    eprintln!("apitokend: cannot record last-used data: {e}");
+                }
+            }
+        }
+        if !self.outbox.is_empty() {
+            match self.outbox.deliver(self.store.as_ref()) {
+                Ok(n) => eprintln!(
+                    "apitokend: delivered {n} records kept while the database did not answer"
+                ),
+                Err(e) if e.is_unavailable() => {}
+                Err(e) => eprintln!("apitokend: cannot deliver kept records: {e}"),
             }
         }
         let s = self.settings();
         self.lockout.sweep(now, &s);
         if let Err(e) = self.store.expire_failures(now, s.lockout_window as i64) {
-            eprintln!("apitokend: cannot drop old failure records: {e}");
+            if !e.is_unavailable() {
+                eprintln!("apitokend: cannot drop old failure records: {e}");
+            }
         }
     }
 }

@@ -75,6 +75,18 @@ pub enum StoreError {
     Corrupt { what: String, detail: String },
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, unreachable, too slow), as opposed
+    /// to answering with an error: such a failure may succeed later unchanged.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Postgres(e) => e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+}
+
 /// What the daemon needs from its database. Every method is one transaction; every change
 /// that takes an [`Event`] records it in the same transaction.
 pub trait Store: Send + Sync {

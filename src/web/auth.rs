@@ -242,10 +242,7 @@ async fn session_caller(
     let user = tokio::task::spawn_blocking(move || e.store().session_touch(&hash, now, limits))
         .await
         .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            eprintln!("apitokend: web: cannot read sessions: {e}");
-            ApiError::internal()
-        })?
+        .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| ApiError::unauthorized("the session has ended; log in again", None))?;
     // The rules of every credential hold for the whole session, not just at login.
     let settings = engine.settings();

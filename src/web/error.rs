@@ -33,7 +33,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `malformed`, `unauthorized`, `permission_denied`, `scope`, `ip_denied`, `locked`,
     /// `csrf`, `not_found`, `method_not_allowed`, `limit`, `too_large`,
-    /// `unsupported_media_type`, `out_of_bounds`, `throttled` or `internal`.
+    /// `unsupported_media_type`, `out_of_bounds`, `throttled`, `database_unavailable`
+    /// (503: a fleet's database does not answer) or `internal`.
     pub code: &'static str,
     pub message: String,
 }
@@ -64,6 +65,19 @@ impl ApiError {
             "the daemon could not complete the request; see its log",
         )
     }
+    /// 503 `database_unavailable` when `e` is a failure to reach the database, else 500.
+    pub fn store(e: &crate::store::StoreError) -> ApiError {
+        if e.is_unavailable() {
+            return Failure(
+                ErrorKind::DatabaseUnavailable,
+                format!("nothing was done: {e}"),
+            )
+            .into();
+        }
+        eprintln!("apitokend: web: store failure: {e}");
+        ApiError::internal()
+    }
+
     /// 401; with `realm`, it invites HTTP Basic credentials.
     pub fn unauthorized(message: impl Into<String>, realm: Option<&str>) -> ApiError {
         ApiError {
@@ -81,6 +95,9 @@ impl From<Failure> for ApiError {
             ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ErrorKind::Limit => (StatusCode::CONFLICT, "limit"),
             ErrorKind::OutOfBounds => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_bounds"),
+            ErrorKind::DatabaseUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
             // Already logged where it happened; the message names no secret.
             ErrorKind::Internal => return ApiError::internal(),
         };

@@ -183,10 +183,7 @@ pub async fn login(
     tokio::task::spawn_blocking(move || e.store().session_create(&hash, &owner, now, limits))
         .await
         .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            eprintln!("apitokend: web: cannot store a session: {e}");
-            ApiError::internal()
-        })?;
+        .map_err(|e| ApiError::store(&e))?;
     let peer_info = auth::web_peer(engine, &user);
     Ok(LoggedIn {
         user,
@@ -205,7 +202,7 @@ pub async fn logout(web: &Web, headers: &HeaderMap) -> Result<(), ApiError> {
     tokio::task::spawn_blocking(move || e.store().session_delete(&hash))
         .await
         .map_err(|_| ApiError::internal())?
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|e| ApiError::store(&e))?;
     Ok(())
 }
 

@@ -26,6 +26,21 @@ pub(crate) struct Target {
     pub roots: PathBuf,
 }
 
+impl Target {
+    /// The server and database, for messages: `host:port/dbname` (no user, no password).
+    pub fn describe(&self) -> String {
+        use tokio_postgres::config::Host;
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let db = self.config.get_dbname().unwrap_or("");
+        format!("{host}:{port}/{db}")
+    }
+}
+
 fn bad(detail: impl Into<String>) -> StoreError {
     StoreError::Config(detail.into())
 }

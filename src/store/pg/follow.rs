@@ -24,6 +24,8 @@ const CHANGE_LOCK: i64 = 0x6170_6974_6f6c;
 const CHANNEL: &str = "apitokend_changes";
 /// How often a host catches up without being woken.
 pub const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
+/// How soon a host without its LISTEN connection tries to reconnect.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Change-log rows older than this are deleted; a host further behind reloads everything.
 const KEEP_SECONDS: i64 = 3600;
 
@@ -164,7 +166,7 @@ impl PgStore {
                 let listening = listen(&store.target, wake_tx).await;
                 follow_until_lost(&store, &pos, &sink, wake_rx, listening.is_ok()).await;
                 drop(listening);
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(RETRY_EVERY).await;
             }
         });
         position
@@ -175,8 +177,10 @@ impl PgStore {
     }
 }
 
-/// Catches up on every wake-up and every [`CATCH_UP_EVERY`] until the LISTEN connection is
-/// lost (or was never there: then once, after a pause).
+/// Catches up on every wake-up, every [`CATCH_UP_EVERY`] and at once when a call of the
+/// store failed to reach the database, until the LISTEN connection is lost (or was never
+/// there: then once, after a short pause). This is the only place that tries to reach an
+/// unreachable database again, and a complete catch-up is what marks it up.
 async fn follow_until_lost(
     store: &Arc<PgStore>,
     pos: &Arc<Position>,
@@ -195,11 +199,13 @@ async fn follow_until_lost(
             let _ = tokio::task::spawn_blocking(move || s.cut_log()).await;
         }
         if !listening {
-            tokio::time::sleep(CATCH_UP_EVERY).await;
+            tokio::time::sleep(RETRY_EVERY).await;
             return;
         }
-        if let Ok(None) = tokio::time::timeout(CATCH_UP_EVERY, wake.recv()).await {
-            return;
+        tokio::select! {
+            woken = wake.recv() => if woken.is_none() { return },
+            () = store.contact_of().retry_wanted() => {}
+            () = tokio::time::sleep(CATCH_UP_EVERY) => {}
         }
     }
 }

@@ -3,13 +3,17 @@
 //! The [`Store`] trait blocks; this backend runs tokio-postgres on a small runtime of its
 //! own (two threads: the pool's connections and the change-log listener), and each call
 //! waits for its future on the calling thread with `futures_executor::block_on` inside that
-//! runtime's context. It never runs on the daemon's request runtime, and a call waits at
-//! most [`CALL_TIMEOUT`]: then it fails (500, exit 50) instead of waiting for a reconnect.
+//! runtime's context (`calls`). It never runs on the daemon's request runtime; a call
+//! waits at most [`CALL_TIMEOUT`] (the query of a token lookup [`REQUEST_TIMEOUT`]), and while the
+//! database is unreachable every call fails at once (`contact`) instead of waiting for a
+//! reconnect, which only the follower attempts, in the background.
 //!
 //! Every change is one transaction holding the change itself, its audit record and its
 //! change-log rows (`changes`, see `follow`), which other hosts apply.
 
+mod calls;
 mod connect;
+mod contact;
 mod follow;
 mod import;
 mod migrate;
@@ -19,12 +23,11 @@ mod sessions;
 mod tests;
 mod tokens;
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio_postgres::Transaction;
 
+use calls::fast_recycling;
+pub use calls::{CALL_TIMEOUT, REQUEST_TIMEOUT};
+pub use contact::Contact;
 pub use follow::{Applied, Change, ChangeSink, Position};
 pub use import::Imported;
 
@@ -36,40 +39,8 @@ use crate::audit::Event;
 use crate::config::StoreConfig;
 use crate::settings::Settings;
 
-/// The longest a store call waits, checkout of a connection included.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// When the database last answered, shared with `/health` and `/metrics`.
-#[derive(Debug, Default)]
-pub struct Contact {
-    /// Unix seconds of the last answer (0: never).
-    last: AtomicI64,
-    up: AtomicBool,
-}
-
-impl Contact {
-    fn answered(&self) {
-        self.last.store(crate::engine::now(), Ordering::Relaxed);
-        self.up.store(true, Ordering::Relaxed);
-    }
-
-    fn lost(&self) {
-        self.up.store(false, Ordering::Relaxed);
-    }
-
-    /// Whether the last call reached the database.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-
-    /// Seconds since the database last answered; `None` if it never did.
-    pub fn seconds_since(&self, now: i64) -> Option<i64> {
-        match self.last.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some((now - t).max(0)),
-        }
-    }
-}
+/// How long opening the store (connecting, waiting for other hosts' migrations) may take.
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The PostgreSQL store; see the module documentation.
 pub struct PgStore {
@@ -78,6 +49,11 @@ pub struct PgStore {
     pool: deadpool_postgres::Pool,
     target: connect::Target,
     contact: Arc<Contact>,
+    /// Fails calls at once while the database is unreachable; only the follower's view,
+    /// which is what finds out that it answers again, is not guarded.
+    guarded: bool,
+    /// The longest a call waits: [`CALL_TIMEOUT`], longer while opening.
+    limit: std::time::Duration,
     /// The change log's head when the store was opened: what the engine loaded is at
     /// least that recent, so following starts there.
     opened_at: i64,
@@ -90,10 +66,6 @@ impl Drop for PgStore {
             rt.shutdown_background();
         }
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 impl PgStore {
@@ -121,9 +93,10 @@ impl PgStore {
         let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(config.pool_size as usize)
             .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(CALL_TIMEOUT))
-            .create_timeout(Some(CALL_TIMEOUT))
-            .recycle_timeout(Some(CALL_TIMEOUT))
+            // Every call is bounded as a whole (`calls`), waiting and connecting included.
+            .wait_timeout(None)
+            .create_timeout(None)
+            .recycle_timeout(None)
             .build()
             .map_err(|e| StoreError::Config(format!("database pool: {e}")))?;
         let mut store = PgStore {
@@ -132,6 +105,8 @@ impl PgStore {
             pool,
             target,
             contact: Arc::new(Contact::default()),
+            guarded: false,
+            limit: OPEN_TIMEOUT,
             opened_at: 0,
         };
         store.run(async {
@@ -140,6 +115,7 @@ impl PgStore {
             migrate::run(client).await
         })?;
         store.opened_at = store.log_head()?;
+        (store.guarded, store.limit) = (true, CALL_TIMEOUT);
         Ok(store)
     }
 
@@ -152,81 +128,16 @@ impl PgStore {
             pool: self.pool.clone(),
             target: self.target.clone(),
             contact: self.contact.clone(),
+            guarded: false,
+            limit: CALL_TIMEOUT,
             opened_at: self.opened_at,
         }
     }
-
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| match connect::tls_refusal(&e, &self.target) {
-                Some(why) => StoreError::Unavailable(why),
-                None => unavailable(e),
-            })
-    }
-
-    /// Runs `fut` to completion on this thread within the store's runtime, bounded by
-    /// [`CALL_TIMEOUT`], and notes whether the database answered.
-    fn run<T>(&self, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        let _context = self.handle.enter();
-        let result = futures_executor::block_on(async {
-            tokio::time::timeout(CALL_TIMEOUT, fut)
-                .await
-                .unwrap_or_else(|_| Err(unavailable("no answer within 5 s")))
-        });
-        match &result {
-            Err(StoreError::Unavailable(_)) => self.contact.lost(),
-            Err(StoreError::Postgres(e)) if e.as_db_error().is_none() => self.contact.lost(),
-            _ => self.contact.answered(),
-        }
-        result
-    }
-
-    /// Runs `f` in one transaction that also records the event `f` returns (if any) and
-    /// the change-log rows it returns, then commits; rolled back when anything fails.
-    fn change<'e, T>(
-        &self,
-        f: impl AsyncFnOnce(&Transaction<'_>) -> Result<Outcome<'e, T>, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.run(async {
-            let mut client = self.client().await?;
-            let client: &mut tokio_postgres::Client = &mut client;
-            let tx = client.transaction().await?;
-            let (value, event, changes) = f(&tx).await?;
-            if let Some(event) = event {
-                rows::insert_event(&tx, event).await?;
-            }
-            follow::append(&tx, &changes).await?;
-            tx.commit().await?;
-            Ok(value)
-        })
-    }
-
-    /// Runs `f` with a pooled connection (reads).
-    fn read<T>(
-        &self,
-        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.run(async {
-            let client = self.client().await?;
-            f(&client).await
-        })
-    }
 }
-
-fn fast_recycling() -> deadpool_postgres::ManagerConfig {
-    deadpool_postgres::ManagerConfig {
-        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-    }
-}
-
-/// What a change returns: its value, the event to record, the change-log rows to append.
-type Outcome<'e, T> = (T, Option<&'e Event>, Vec<Change>);
 
 impl Store for PgStore {
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.read(async |c| tokens::get(c, id).await)
+        self.read(async |c| calls::within(REQUEST_TIMEOUT, tokens::get(c, id)).await)
     }
 
     fn tokens_filtered(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {

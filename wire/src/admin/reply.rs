@@ -42,6 +42,9 @@ pub enum ErrorKind {
     Limit,
     /// A value beyond what a setting allows, e.g. a validity over `max-validity` (exit 1).
     OutOfBounds,
+    /// The daemon's database (a fleet's PostgreSQL store) does not answer; nothing was
+    /// changed (exit 1).
+    DatabaseUnavailable,
 }
 
 /// The `ok` payload of every request: exactly one variant answers each request, and
