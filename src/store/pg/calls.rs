@@ -54,7 +54,14 @@ impl PgStore {
         if let Err(e) = &result {
             if e.is_unavailable() {
                 self.contact.lost(e);
-                return Err(self.unreachable());
+                let why = match e {
+                    StoreError::Unavailable(why) => why.clone(),
+                    other => other.to_string(),
+                };
+                return Err(unavailable(format!(
+                    "PostgreSQL at {} does not answer: {why}",
+                    self.target.describe()
+                )));
             }
         }
         self.contact.answered();
