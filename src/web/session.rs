@@ -17,9 +17,11 @@ use crate::http::PeerAddr;
 /// Login attempts one address may make per [`WINDOW`] seconds.
 pub const ATTEMPTS: u32 = 10;
 const WINDOW: i64 = 60;
-/// Addresses remembered at most. When that many made attempts within their windows,
-/// a new address is throttled too (fail closed) until a window ends: the table's memory
-/// stays bounded whatever a flood of addresses does.
+/// Addresses remembered at most. When that many made attempts within their windows, a
+/// new address takes the place of the one whose window started first: the table's memory
+/// stays bounded, and a flood of addresses (a local user claiming any `X-Real-IP` on
+/// `web.sock`, or a remote /48) cannot throttle everyone else. Evicting gives a flooder
+/// nothing: whoever holds that many addresses already has that many windows.
 const MAX_TRACKED: usize = 10_000;
 
 /// Counts login attempts per client address (an IPv6 client by its /64, which one host
@@ -41,8 +43,10 @@ impl Throttle {
         if seen.len() >= max && !seen.contains_key(&key) {
             seen.retain(|_, (start, _)| now - *start < WINDOW);
             if seen.len() >= max {
-                let oldest = seen.values().map(|(start, _)| *start).min().unwrap_or(now);
-                return Err((WINDOW - (now - oldest)).max(1));
+                let oldest = seen.iter().min_by_key(|(_, (start, _))| *start);
+                if let Some(k) = oldest.map(|(k, _)| k.clone()) {
+                    seen.remove(&k);
+                }
             }
         }
         let entry = seen.entry(key).or_insert((now, 0));
@@ -229,18 +233,21 @@ mod tests {
     }
 
     #[test]
-    fn throttle_full_table_refuses_new_addresses_until_a_window_ends() {
+    fn throttle_full_table_makes_room_for_a_new_address() {
         let t = Throttle::default();
         let ip = |n: u8| ClientAddr::Ip(std::net::IpAddr::from([198, 51, 100, n]));
         for n in 0..3 {
             assert!(t.attempt_bounded(ip(n), 100 + i64::from(n), 3).is_ok());
         }
-        // Full: a new address waits for the oldest window; a known one still counts.
-        assert_eq!(t.attempt_bounded(ip(9), 110, 3), Err(50));
-        assert!(t.attempt_bounded(ip(1), 110, 3).is_ok());
+        // Full: a new address is let in, in place of the oldest window; never more rows.
+        assert!(t.attempt_bounded(ip(9), 110, 3).is_ok());
         assert_eq!(t.seen.lock().unwrap().len(), 3);
-        // Once the oldest window ended, its slot is free again.
-        assert!(t.attempt_bounded(ip(9), 160, 3).is_ok());
+        assert!(!t.seen.lock().unwrap().contains_key("198.51.100.0"));
+        // A throttled address stays throttled while nobody floods.
+        for _ in 1..ATTEMPTS {
+            assert!(t.attempt_bounded(ip(9), 111, 3).is_ok());
+        }
+        assert_eq!(t.attempt_bounded(ip(9), 112, 3), Err(58));
         assert_eq!(t.seen.lock().unwrap().len(), 3);
     }
 

@@ -15,3 +15,4 @@ mod harness;
 mod nginx;
 mod page;
 mod sessions;
+mod throttle;
