@@ -162,13 +162,13 @@ impl Verifier {
             }
             Stored::Unknown => return Ok(None),
             Stored::Argon2 => {
-                if !self
+                let upgrade = self
                     .legacy_check(token, &record, now_ms.div_euclid(1000), m)
-                    .await?
-                {
+                    .await?;
+                if upgrade.is_none() {
                     return Ok(None);
                 }
-                crate::token::new_verifier(token).ok()
+                upgrade
             }
         };
         Ok(Some(Verified { record, upgrade }))
@@ -260,14 +260,16 @@ impl Verifier {
     }
 
     /// argon2 against a legacy verifier: one run per distinct token at a time, within the
-    /// per-id budget for wrong secrets.
+    /// per-id budget for wrong secrets. On a match, the record is cached with its new
+    /// SHA-256 verifier (returned, for the store) before the run is forgotten, so no
+    /// request in between finds the old verifier cached and hashes again.
     async fn legacy_check(
         &self,
         token: &Token,
         record: &Record,
         now: i64,
         m: &Metrics,
-    ) -> Result<bool, VerifyError> {
+    ) -> Result<Option<String>, VerifyError> {
         let fp = self.fingerprint(token);
         let cell = lock(&self.legacy).entry(fp).or_default().clone();
         let out = cell
@@ -286,8 +288,22 @@ impl Verifier {
             })
             .await
             .clone();
+        let upgrade = match out {
+            Ok(true) => crate::token::new_verifier(token).ok(),
+            Ok(false) => None,
+            Err(e) => {
+                detach(&self.legacy, &fp, &cell);
+                return Err(e);
+            }
+        };
+        if let Some(new) = &upgrade {
+            self.replace(Arc::new(Record {
+                verifier: new.clone(),
+                ..record.clone()
+            }));
+        }
         detach(&self.legacy, &fp, &cell);
-        out
+        Ok(upgrade)
     }
 
     /// Counts one hash for `id` in the current second, before it runs, so concurrent

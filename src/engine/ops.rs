@@ -310,10 +310,10 @@ impl Engine {
         })
     }
 
-    /// Replaces a legacy verifier that just matched by `new` (compare-and-set in the store,
-    /// so a delete or rotation that committed meanwhile is never undone), and caches the
-    /// record with it unless it was invalidated since it was loaded. A store failure costs
-    /// only speed (the next load checks argon2 again), so it is logged, not returned.
+    /// Replaces a legacy verifier that just matched by `new` in the store (compare-and-set,
+    /// so a delete or rotation that committed meanwhile is never undone); the verifier
+    /// already cached the record with it. A store failure costs only speed (the next load
+    /// checks argon2 again), so it is logged, not returned.
     pub(super) async fn upgrade_verifier(&self, record: &Arc<Record>, new: String) {
         let event = Event::new("token.upgrade", self.clock.now())
             .with("user", record.owner.as_str())
@@ -331,7 +331,7 @@ impl Engine {
                 .await
         };
         match stored {
-            Ok(Ok(false)) => return,
+            Ok(Ok(false)) => {}
             Ok(Ok(true)) => self.syslog.emit(&event, Severity::Info),
             Ok(Err(e)) => eprintln!(
                 "apitokend: cannot upgrade the verifier of token {}: {e}",
@@ -342,9 +342,5 @@ impl Engine {
                 record.id
             ),
         }
-        self.verifier.replace(Arc::new(Record {
-            verifier: new,
-            ..(**record).clone()
-        }));
     }
 }
