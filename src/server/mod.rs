@@ -116,9 +116,10 @@ fn tcp(l: std::net::TcpListener) -> std::io::Result<Tcp> {
     Ok(mio::net::TcpListener::from_std(l))
 }
 
-/// A Unix socket's service, budgeted.
-fn budgeted<L: accept::Listen>(
-    budget: Arc<Budget>,
+/// A listener's service: a Unix socket's is budgeted by peer uid, a TCP listener's has no
+/// uid to budget by (`None`).
+fn service<L: accept::Listen>(
+    budget: Option<Arc<Budget>>,
     inline: bool,
     serve: impl Fn(L::Stream, crate::http::PeerAddr, Option<budget::Slot>, shutdown::Handle) -> accept::Conn
         + Send
@@ -126,22 +127,7 @@ fn budgeted<L: accept::Listen>(
         + 'static,
 ) -> accept::Service<L> {
     accept::Service {
-        budget: Some(budget),
-        inline,
-        serve: Box::new(serve),
-    }
-}
-
-/// A TCP listener's service: no uid to budget by.
-fn unbudgeted<L: accept::Listen>(
-    inline: bool,
-    serve: impl Fn(L::Stream, crate::http::PeerAddr, Option<budget::Slot>, shutdown::Handle) -> accept::Conn
-        + Send
-        + Sync
-        + 'static,
-) -> accept::Service<L> {
-    accept::Service {
-        budget: None,
+        budget,
         inline,
         serve: Box::new(serve),
     }
@@ -154,28 +140,28 @@ fn spawn_accept_loops(
     shutdown: &Shutdown,
 ) -> Result<(), ServerError> {
     let peers = Peers::from_config(&engine.config());
-    let budget = |limits, group| Budget::new(limits, peers.clone(), group);
+    let budget = |limits, group| Some(Budget::new(limits, peers.clone(), group));
     let e = || engine.clone();
     let h = || shutdown.handle();
-    let http = budgeted(budget(HTTP_LIMITS, true), true, accept::http::<Unix>(e()));
+    let http = service(budget(HTTP_LIMITS, true), true, accept::http::<Unix>(e()));
     tokio::spawn(accept::run(unix(listeners.http)?, http, h()));
     for l in listeners.tcp {
-        let http = unbudgeted(true, accept::http::<Tcp>(e()));
+        let http = service(None, true, accept::http::<Tcp>(e()));
         tokio::spawn(accept::run(tcp(l)?, http, h()));
     }
     if let Some(l) = listeners.web {
-        let web = budgeted(budget(HTTP_LIMITS, true), false, web_conn::web::<Unix>(e()));
+        let web = service(budget(HTTP_LIMITS, true), false, web_conn::web::<Unix>(e()));
         tokio::spawn(accept::run(unix(l)?, web, h()));
     }
     for l in listeners.web_tcp {
-        let web = unbudgeted(false, web_conn::web::<Tcp>(e()));
+        let web = service(None, false, web_conn::web::<Tcp>(e()));
         tokio::spawn(accept::run(tcp(l)?, web, h()));
     }
     let check = accept::local(e(), |e, s, c| Box::pin(crate::check::serve(e, s, c)));
-    let check = budgeted(budget(CHECK_LIMITS, false), false, check);
+    let check = service(budget(CHECK_LIMITS, false), false, check);
     tokio::spawn(accept::run(unix(listeners.check)?, check, h()));
     let admin = accept::local(e(), |e, s, c| Box::pin(crate::admin::serve(e, s, c)));
-    let admin = budgeted(budget(ADMIN_LIMITS, false), false, admin);
+    let admin = service(budget(ADMIN_LIMITS, false), false, admin);
     tokio::spawn(accept::run(unix(listeners.admin)?, admin, h()));
     Ok(())
 }

@@ -71,24 +71,33 @@ fn redirect(prefix: &str, query: &str) -> Response {
     resp
 }
 
-/// The page of a tab after a failed change: the error on top of the current state.
-async fn page_with_error(
+/// The page of `tab` showing `outcome`: an error on top of the current state, or the
+/// token just made, shown once.
+async fn tab_page(
     web: &Arc<Web>,
     caller: &Caller,
     prefix: String,
     tab: &str,
-    e: ApiError,
+    outcome: Result<CreatedToken, ApiError>,
 ) -> Response {
     let q = PageQuery {
         tab: Some(tab.to_string()),
         ..PageQuery::default()
     };
-    match view::build(web, caller, prefix, q).await {
-        Ok(mut v) => {
+    let mut v = match view::build(web, caller, prefix, q).await {
+        Ok(v) => v,
+        // An error to show says more than the page's own.
+        Err(e) => return outcome.err().unwrap_or(e).into_response(),
+    };
+    match outcome {
+        Ok(c) => {
+            v.created = Some(view::created(c));
+            html(StatusCode::CREATED, &v)
+        }
+        Err(e) => {
             v.error = Some(e.message);
             html(e.status, &v)
         }
-        Err(_) => e.into_response(),
     }
 }
 
@@ -106,7 +115,7 @@ async fn page(
     };
     match view::build(&web, &caller, prefix.clone(), q).await {
         Ok(v) => html(StatusCode::OK, &v),
-        Err(e) => page_with_error(&web, &caller, prefix, "mine", e).await,
+        Err(e) => tab_page(&web, &caller, prefix, "mine", Err(e)).await,
     }
 }
 
@@ -174,7 +183,7 @@ async fn form_post(
     let tab = view::tab_for(&caller, tab);
     match act(&caller).await {
         Ok(Done::Redirect(done)) => redirect(&prefix, &format!("?tab={tab}&done={done}")),
-        Ok(Done::Created(c)) => created_page(web, &caller, prefix, tab, *c).await,
+        Ok(Done::Created(c)) => tab_page(web, &caller, prefix, tab, Ok(*c)).await,
         Ok(Done::SignedOut) => {
             let mut resp = redirect(&prefix, "");
             session::set_cookie(
@@ -183,28 +192,7 @@ async fn form_post(
             );
             resp
         }
-        Err(e) => page_with_error(web, &caller, prefix, tab, e).await,
-    }
-}
-
-/// The page of `tab` with the token just made.
-async fn created_page(
-    web: &Arc<Web>,
-    caller: &Caller,
-    prefix: String,
-    tab: &str,
-    c: CreatedToken,
-) -> Response {
-    let q = PageQuery {
-        tab: Some(tab.to_string()),
-        ..PageQuery::default()
-    };
-    match view::build(web, caller, prefix, q).await {
-        Ok(mut v) => {
-            v.created = Some(view::created(c));
-            html(StatusCode::CREATED, &v)
-        }
-        Err(e) => e.into_response(),
+        Err(e) => tab_page(web, &caller, prefix, tab, Err(e)).await,
     }
 }
 
