@@ -11,7 +11,7 @@ mod nginx_harness;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 struct Supervisor {
     names: &'static [&'static str],
     sockets: Vec<UnixListener>,
-    config: std::path::PathBuf,
+    config: PathBuf,
     child: Option<Child>,
 }
 
 impl Supervisor {
     /// Binds `<name>.sock` in `run` for each of `names`, in the order they are passed.
-    fn new(run: &Path, names: &'static [&'static str], config: std::path::PathBuf) -> Self {
+    fn new(run: &Path, names: &'static [&'static str], config: PathBuf) -> Self {
         std::fs::create_dir_all(run).unwrap();
         let sockets = names
             .iter()
@@ -121,28 +121,29 @@ impl Drop for Supervisor {
     }
 }
 
+/// A temp directory named after `prefix` with the test defaults, syslog off, in
+/// `apitokend.toml`: the directory and that path.
+fn daemon_dir(prefix: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    let config = dir.path().join("apitokend.toml");
+    let toml = common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false");
+    std::fs::write(&config, toml).unwrap();
+    (dir, config)
+}
+
 fn wrk_line<'a>(out: &'a str, prefix: &str) -> Option<&'a str> {
     out.lines().map(str::trim).find(|l| l.starts_with(prefix))
 }
 
 #[test]
 fn restart_under_load_with_held_sockets_loses_no_request() {
-    let dir = tempfile::Builder::new()
-        .prefix("apitokend-restart")
-        .tempdir()
-        .unwrap();
+    let (dir, config) = daemon_dir("apitokend-restart");
     std::fs::set_permissions(
         dir.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
     let _syslog = UnixListener::bind(dir.path().join("unused")).unwrap();
-    let config = dir.path().join("apitokend.toml");
-    std::fs::write(
-        &config,
-        common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false"),
-    )
-    .unwrap();
     let run = dir.path().join("run");
     let mut sup = Supervisor::new(&run, &["http", "check", "admin"], config);
     sup.start();
@@ -213,16 +214,7 @@ fn restart_under_load_with_held_sockets_loses_no_request() {
 /// and the daemon never removes the file of a socket it was handed.
 #[test]
 fn socket_activation_hands_over_web_sock() {
-    let dir = tempfile::Builder::new()
-        .prefix("apitokend-webact")
-        .tempdir()
-        .unwrap();
-    let config = dir.path().join("apitokend.toml");
-    std::fs::write(
-        &config,
-        common::base_config(dir.path()).replace("[syslog]", "[syslog]\nenabled = false"),
-    )
-    .unwrap();
+    let (dir, config) = daemon_dir("apitokend-webact");
     let run = dir.path().join("run");
     let mut sup = Supervisor::new(&run, &["http", "check", "admin", "web"], config);
     sup.start();

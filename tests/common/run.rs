@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -59,6 +59,29 @@ pub fn external_raw(
         cmd.env("URI", uri);
     }
     run_with_input(&mut cmd, input).status.code()
+}
+
+/// Starts `apitoken-external --socket SOCK` as Apache does (`$IP` set, its output
+/// discarded), as `as_user` when given (through `runuser`), with its stdin left open: the
+/// caller writes `user\nsecret\n` when it chooses, so many can be handed theirs at once.
+pub fn external_waiting(sock: &Path, ip: &str, as_user: Option<&str>) -> Child {
+    let helper = env!("CARGO_BIN_EXE_apitoken-external");
+    let mut cmd = match as_user {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--", helper]);
+            c
+        }
+        None => Command::new(helper),
+    };
+    cmd.arg("--socket")
+        .arg(sock)
+        .env("IP", ip)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 impl Daemon {

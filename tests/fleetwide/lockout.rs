@@ -3,11 +3,11 @@
 //! wrong passwords arriving at once on every host and front end are checked no more than
 //! `lockout-threshold` times in all.
 
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use crate::common::http::metric;
+use crate::common::run::external_waiting;
 use crate::common::tokens::unique_name;
 use crate::hosts::{time_until, Fleet, Host, PASSWORD};
 
@@ -62,15 +62,7 @@ fn fleet_lockout_on_one_host_refuses_the_user_on_every_host_until_reset_on_anoth
 /// `apitoken-external` on `host`'s check.sock (Apache's way in), started now and given
 /// `user`/`secret` once `start` opens; its exit code.
 fn external_after(host: &Host, user: &str, secret: &str, start: Arc<Barrier>) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitoken-external"))
-        .arg("--socket")
-        .arg(host.daemon.check_sock())
-        .env("IP", "192.0.2.8")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = external_waiting(&host.daemon.check_sock(), "192.0.2.8", None);
     let mut stdin = child.stdin.take().unwrap();
     start.wait();
     let _ = std::io::Write::write_all(&mut stdin, format!("{user}\n{secret}\n").as_bytes());

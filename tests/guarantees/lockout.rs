@@ -4,11 +4,10 @@
 //! checked; a success with one kind of credential never clears the other kind's failures.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::common::run::{env_refs, pam_matrix_backend};
+use crate::common::run::{env_refs, external_waiting, pam_matrix_backend};
 use crate::common::tokens::{bearer, unique_name};
 use crate::common::{ensure_user, Daemon};
 use crate::{auth, auth_basic, is_locked, password_checks};
@@ -69,16 +68,7 @@ fn lockout_counts_every_attempt_on_http_sock_under_300_concurrent_wrong_password
 
 /// Starts `apitoken-external` as `GUESSER` with `user` and `secret` waiting to be written.
 fn spawn_external(daemon: &Daemon, user: &str, secret: &str) -> (std::process::Child, Vec<u8>) {
-    let child = Command::new("runuser")
-        .args(["-u", GUESSER, "--", env!("CARGO_BIN_EXE_apitoken-external")])
-        .arg("--socket")
-        .arg(daemon.check_sock())
-        .env("IP", "192.0.2.8")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = external_waiting(&daemon.check_sock(), "192.0.2.8", Some(GUESSER));
     (child, format!("{user}\n{secret}\n").into_bytes())
 }
 
