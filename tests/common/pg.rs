@@ -136,6 +136,34 @@ impl PgServer {
         );
     }
 
+    /// Freezes the server with SIGSTOP, the postmaster first and then every backend: it
+    /// accepts TCP connections (the kernel's backlog) and answers nothing, like a server
+    /// behind a network that drops packets. [`PgServer::thaw`] lets it go on.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Ends [`PgServer::freeze`].
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid_file = std::fs::read_to_string(self.dir.join("data/postmaster.pid"));
+        let Some(pid) = pid_file
+            .ok()
+            .and_then(|s| s.lines().next().map(str::to_string))
+        else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .output();
+        let _ = Command::new("pkill")
+            .args([&format!("-{sig}"), "-P", &pid])
+            .output();
+    }
+
     /// Runs SQL as the superuser in `postgres` (or `db` when given); rows unaligned.
     pub fn psql_in(&self, db: &str, sql: &str) -> String {
         let port = self.port.to_string();
@@ -183,6 +211,8 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
+        // A frozen server would never stop.
+        self.thaw();
         let data = self.dir.join("data");
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])

@@ -17,6 +17,7 @@ mod pam;
 
 mod crash;
 mod fronts;
+mod hung;
 mod kept;
 mod load;
 
