@@ -139,6 +139,12 @@ pub fn refusal(engine: &Engine, d: &Decision, basic: bool) -> ApiError {
             ApiError::denied("password logins are off (password-auth off); use a token")
         }
         Decision::Forbidden(_) => ApiError::denied("this credential may not be used here"),
+        Decision::Error if engine.store().contact().is_some_and(|c| !c.is_up()) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the fleet's database does not answer, so this credential cannot be checked \
+                 now; try again once it answers (GET /health on http.sock shows its state)",
+        ),
         Decision::Allow { .. } | Decision::Ignore | Decision::Error => ApiError::internal(),
     }
 }

@@ -65,6 +65,8 @@ fn outage_cached_tokens_work_within_grace_and_nothing_else_on_any_front_end() {
     let (cached, uncached) = (h.create_token("root"), h.create_token("root"));
     let manage = h.cli_ok(&["create", "--scope", "manage", "--name", "api"]);
     let manage = manage.trim();
+    let unseen = h.cli_ok(&["create", "--scope", "manage", "--name", "unseen"]);
+    let unseen = unseen.trim();
     let pam = Pam::shipped(&h.check_sock(), 3000, &[]);
     assert_eq!(fronts(&h, &pam, &cached), (200, Outcome::Success, Some(0)));
     assert!(eventually(Duration::from_secs(10), || web(
@@ -104,6 +106,11 @@ fn outage_cached_tokens_work_within_grace_and_nothing_else_on_any_front_end() {
         .as_str()
         .unwrap()
         .contains("PostgreSQL at"));
+    // A credential the host cannot check: the REST API says why, as for a refused change.
+    let r = web(&h, unseen, "/api/v1/me");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
 
     // Past the grace the cached token cannot be decided either.
     assert!(
