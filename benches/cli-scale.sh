@@ -14,31 +14,11 @@ PROFILE=${PROFILE:-release}
 RUNS=${RUNS:-20}
 JOBS=${JOBS:-$(nproc)}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+# shellcheck source=benches/fleet-db.sh
+source "$ROOT/benches/fleet-db.sh"
 
-echo "building ($PROFILE)..." >&2
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --profile "$PROFILE" \
-    --bin apitokend --bin apitoken
-BIN="$TARGET/$PROFILE"
-[ "$PROFILE" = dev ] && BIN="$TARGET/debug"
-
-DIR=$(mktemp -d -t apitokend-bench.XXXXXX)
-SOCK="$DIR/run/admin.sock"
-DAEMON_PID=
-cleanup() {
-    if [ -n "$DAEMON_PID" ]; then kill "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; fi
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-
-# The caller's primary group is the admin group, so `list --all` works without root.
-cat >"$DIR/apitokend.toml" <<EOF
-state_dir = "$DIR/state"
-runtime_dir = "$DIR/run"
-admin_group = "$(id -gn)"
-
-[syslog]
-enabled = false
+fleet_setup cli-scale "$PROFILE"
+cat >>"$DIR/apitokend.toml" <<EOF
 
 [argon2]
 memory_kib = ${ARGON2_MEMORY_KIB:-19456}
@@ -55,9 +35,11 @@ for _ in $(seq 200); do
 done
 "$BIN/apitoken" --socket "$SOCK" status >/dev/null
 
+# The workers below are children: the CLI's path and socket reach them in the environment
+# (fleet_setup's APITOKEN is an array, which cannot be exported).
 export APITOKEN_SOCKET="$SOCK"
-APITOKEN="$BIN/apitoken"
-export APITOKEN
+unset APITOKEN
+export APITOKEN="$BIN/apitoken"
 
 echo "creating $N tokens with $JOBS parallel workers..." >&2
 start=$(date +%s%N)

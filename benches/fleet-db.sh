@@ -1,20 +1,23 @@
-# Shared by benches/fleet.sh and benches/million.sh, sourced with `source
-# benches/fleet-db.sh`: the work directory of a private daemon (fleet_setup), and a
-# realistic fleet of tokens inserted into its database (fleet_insert).
+# Shared by benches/fleet.sh, benches/million.sh and benches/cli-scale.sh, sourced with
+# `source benches/fleet-db.sh`: the work directory of a private daemon (fleet_setup), and
+# a realistic fleet of tokens inserted into its database (fleet_insert).
 # shellcheck shell=bash
 
-# fleet_setup NAME: builds the release binaries, makes the work directory DIR
-# (/tmp/apitokend-NAME.*, removed on exit unless KEEP=1) with the daemon's config (syslog
-# off, the caller's primary group as admin group), and sets BIN, SOCK, DB and APITOKEN
-# (the command line on the daemon's socket). stop_daemon stops the daemon that the
-# caller started with its pid in DAEMON_PID.
+# fleet_setup NAME [PROFILE]: builds the binaries (cargo profile PROFILE, release by
+# default), makes the work directory DIR (/tmp/apitokend-NAME.*, removed on exit unless
+# KEEP=1) with the daemon's config (syslog off, the caller's primary group as admin
+# group, so `list --all` works without root), and sets BIN, SOCK, DB and APITOKEN (the
+# command line on the daemon's socket). stop_daemon stops the daemon that the caller
+# started with its pid in DAEMON_PID.
 fleet_setup() {
-    local root target
+    local root target profile=${2:-release}
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     target=${CARGO_TARGET_DIR:-$root/target}
-    echo "building (release)..." >&2
-    cargo build --quiet --manifest-path "$root/Cargo.toml" --release --bin apitokend --bin apitoken
-    BIN="$target/release"
+    echo "building ($profile)..." >&2
+    cargo build --quiet --manifest-path "$root/Cargo.toml" --profile "$profile" \
+        --bin apitokend --bin apitoken
+    BIN="$target/$profile"
+    if [ "$profile" = dev ]; then BIN="$target/debug"; fi
     DIR=$(mktemp -d -t "apitokend-$1.XXXXXX")
     SOCK="$DIR/run/admin.sock"
     DB="$DIR/state/tokens.db"

@@ -1,8 +1,17 @@
-# Measurements of benches/nginx-bench.sh, sourced once nginx and the daemon run: the hot
-# path with /proc CPU accounting, the cold path after a restart, the skewed cache run.
-# Uses base, bin, work, lua, daemon_pid, trivial_pid, hot_token, threads, connections,
-# duration, rounds, tokens, zipf_requests, max_entries and start_daemon from the caller.
+# Measurements of benches/nginx-bench.sh (and of benches/store-bench.sh, which measures
+# its hot path the same way), sourced before their option parsing: the hot path with
+# /proc CPU accounting, the cold path after a restart, the skewed cache run. Its
+# functions use base, bin, work, lua, daemon_pid, trivial_pid, hot_token, threads,
+# connections, duration, rounds, tokens, zipf_requests, max_entries and start_daemon
+# from the caller.
 # shellcheck shell=bash
+
+# The wrk runs of the hot path unless the options say otherwise: the same in both
+# benchmarks, so that their figures compare.
+duration=10
+rounds=3
+threads=2
+connections=32
 
 clk_tck=$(getconf CLK_TCK)
 

@@ -44,54 +44,24 @@
 #              would hit once warm).
 set -euo pipefail
 
-duration=10
-rounds=3
-threads=2
-connections=32
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/rig.sh"
+source "$repo/benches/measure.sh"
 tokens=2000
 zipf_requests=20000
 max_entries=1000
 smoke=0
-args=()
-for a in "$@"; do
-    if [[ $a == --smoke ]]; then smoke=1; else args+=("$a"); fi
-done
-if ((smoke)); then
-    duration=1 rounds=1 tokens=40 zipf_requests=400 max_entries=20
-fi
-set -- "${args[@]+"${args[@]}"}"
-while getopts 'd:r:t:c:n:z:e:h' opt; do
-    case $opt in
-        d) duration=$OPTARG ;;
-        r) rounds=$OPTARG ;;
-        t) threads=$OPTARG ;;
-        c) connections=$OPTARG ;;
-        n) tokens=$OPTARG ;;
-        z) zipf_requests=$OPTARG ;;
-        e) max_entries=$OPTARG ;;
-        *) sed -n '2,17p' "$0"; exit 2 ;;
-    esac
-done
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+smoke_defaults=(duration=1 rounds=1 tokens=40 zipf_requests=400 max_entries=20)
+options 'd=duration r=rounds t=threads c=connections n=tokens z=zipf_requests e=max_entries' \
+    2,17 "$@"
 source "$repo/benches/harness.sh" bench
 lua=$repo/benches/lua
 
 section "apitokend"
-cat >"$work/apitokend.toml" <<EOF
-state_dir = "$work/state"
-runtime_dir = "$run"
-
-[password]
-backend = "none"
-
-[syslog]
-enabled = false
-
-[cache]
-max_entries = $max_entries
-ttl_seconds = 3600
-EOF
+{
+    daemon_config "$work/state" "$run"
+    printf '\n[cache]\nmax_entries = %s\nttl_seconds = 3600\n' "$max_entries"
+} >"$work/apitokend.toml"
 daemon_pid=
 start_daemon() {
     "$bin/apitokend" --config "$work/apitokend.toml" >>"$work/apitokend.log" 2>&1 &
@@ -108,58 +78,29 @@ section "nginx"
 # The trivial upstream: a separate nginx in one process (master_process off), as
 # apitokend is one process, so /proc/<pid>/stat holds all of its CPU time. umask 0 makes
 # its socket connectable by the front nginx's workers.
-cat >"$work/trivial.conf" <<EOF
-master_process off;
-daemon off;
-pid $work/trivial.pid;
-error_log $work/trivial-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/trivial-tmp;
-    proxy_temp_path $work/trivial-tmp;
-    fastcgi_temp_path $work/trivial-tmp;
-    uwsgi_temp_path $work/trivial-tmp;
-    scgi_temp_path $work/trivial-tmp;
+{
+    nginx_head trivial "master_process off;"
+    cat <<EOF
     server {
         listen unix:$work/trivial.sock backlog=4096;
         location / { return 204; }
     }
 }
 EOF
+} >"$work/trivial.conf"
 (umask 0 && exec "$nginx_bin" -p "$work" -c "$work/trivial.conf" -e "$work/trivial-error.log") &
 trivial_pid=$!
 pids+=("$trivial_pid")
 wait_for "trivial nginx" test -S "$work/trivial.sock"
 
-port_in_use() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$((20000 + RANDOM % 20000))
-while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
-
-# Subrequest settings shared by every auth location, as in packaging/nginx/apitokend.conf.
-subrequest='internal;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;'
+port=$(free_port)
 keepalive='proxy_http_version 1.1;
             proxy_set_header Connection "";'
 # auth_request runs in the access phase, after rewrite-phase `return`, so the
 # protected locations answer from try_files (content phase) instead.
-cat >"$work/front.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/front.pid;
-error_log $work/front-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/front-tmp;
-    proxy_temp_path $work/front-tmp;
-    fastcgi_temp_path $work/front-tmp;
-    uwsgi_temp_path $work/front-tmp;
-    scgi_temp_path $work/front-tmp;
+{
+    nginx_head front
+    cat <<EOF
 
     upstream apitokend_keepalive {
         server unix:$run/http.sock;
@@ -181,28 +122,28 @@ http {
         location = /done { return 202; }
 
         location = /_apitoken {
-            $subrequest
+            $nginx_subrequest
             proxy_pass http://unix:$run/http.sock:/auth;
         }
         location = /_trivial {
-            $subrequest
+            $nginx_subrequest
             proxy_pass http://unix:$work/trivial.sock:/;
         }
         location = /_apitoken_ka {
-            $subrequest
+            $nginx_subrequest
             $keepalive
             proxy_pass http://apitokend_keepalive/auth;
         }
         location = /_trivial_ka {
-            $subrequest
+            $nginx_subrequest
             $keepalive
             proxy_pass http://trivial_keepalive/;
         }
     }
 }
 EOF
-"$nginx_bin" -p "$work" -c "$work/front.conf" -e "$work/front-error.log" &
-pids+=($!)
+} >"$work/front.conf"
+nginx_start front
 wait_for "front nginx" port_in_use "$port"
 base=http://127.0.0.1:$port
 echo "nginx on $base (1 worker); trivial upstream pid $trivial_pid"
@@ -227,8 +168,6 @@ expect_status 204 /api-ka/x "Bearer $hot_token"
 expect_status 204 /plain/x
 expect_status 204 /plain-ka/x
 echo "sanity checks passed (401 without a token, 204 with one)"
-
-source "$repo/benches/measure.sh"
 
 summary=()
 hot_compare "connection per request" /api/x /plain/x

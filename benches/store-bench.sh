@@ -24,28 +24,12 @@
 # each daemon's CPU while idle (background work that a run spreads over its requests).
 set -euo pipefail
 
-duration=10
-rounds=3
-threads=2
-connections=32
-smoke=0
-args=()
-for a in "$@"; do
-    if [[ $a == --smoke ]]; then smoke=1; else args+=("$a"); fi
-done
-((smoke)) && duration=1 rounds=1
-set -- "${args[@]+"${args[@]}"}"
-while getopts 'd:r:t:c:h' opt; do
-    case $opt in
-        d) duration=$OPTARG ;;
-        r) rounds=$OPTARG ;;
-        t) threads=$OPTARG ;;
-        c) connections=$OPTARG ;;
-        *) sed -n '2,12p' "$0"; exit 2 ;;
-    esac
-done
-
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/rig.sh"
+source "$repo/benches/measure.sh"
+smoke=0
+smoke_defaults=(duration=1 rounds=1)
+options 'd=duration r=rounds t=threads c=connections' 2,12 "$@"
 source "$repo/benches/harness.sh" store-bench
 [[ $(id -u) == 0 ]] || { echo "run as root: the PostgreSQL server runs as the postgres user" >&2; exit 1; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -56,12 +40,6 @@ pg=$work/postgres
 mkdir -p "$pg"
 chown postgres: "$pg"
 as_postgres() { runuser -u postgres -- "$@"; }
-port_in_use() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p=$((20000 + RANDOM % 20000))
-    while port_in_use "$p"; do p=$((20000 + RANDOM % 20000)); done
-    echo "$p"
-}
 pg_port=$(free_port)
 as_postgres "$pg_bin/initdb" -D "$pg/data" -U postgres --auth-local=trust --auth-host=trust --no-sync >"$pg/initdb.log"
 as_postgres "$pg_bin/pg_ctl" -D "$pg/data" -l "$pg/log" -w start \
@@ -77,21 +55,10 @@ declare -A daemon_pid token
 start_host() {
     local name=$1 store=$2 dir=$work/$1
     mkdir -p "$dir"
-    cat >"$dir/apitokend.toml" <<TOML
-state_dir = "$dir/state"
-runtime_dir = "$dir/run"
-
-[password]
-backend = "none"
-
-[syslog]
-enabled = false
-
-[cache]
-ttl_seconds = 3600
-
-$store
-TOML
+    {
+        daemon_config "$dir/state" "$dir/run"
+        printf '\n[cache]\nttl_seconds = 3600\n\n%s\n' "$store"
+    } >"$dir/apitokend.toml"
     "$bin/apitokend" --config "$dir/apitokend.toml" >>"$dir/apitokend.log" 2>&1 &
     daemon_pid[$name]=$!
     pids+=("$!")
@@ -106,43 +73,8 @@ url = \"postgresql://postgres@127.0.0.1:$pg_port/apitokend\""
 
 section "nginx"
 port=$(free_port)
-subrequest='internal;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;'
-cat >"$work/front.conf" <<EOF2
-worker_processes 1;
-daemon off;
-pid $work/front.pid;
-error_log $work/front-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/front-tmp;
-    proxy_temp_path $work/front-tmp;
-    fastcgi_temp_path $work/front-tmp;
-    uwsgi_temp_path $work/front-tmp;
-    scgi_temp_path $work/front-tmp;
-    server {
-        listen 127.0.0.1:$port backlog=4096;
-        root $work/www;
-        location /sqlite/ { auth_request /_sqlite; try_files /none =204; }
-        location /pg/ { auth_request /_pg; try_files /none =204; }
-        location = /_sqlite {
-            $subrequest
-            proxy_pass http://unix:$work/sqlite/run/http.sock:/auth;
-        }
-        location = /_pg {
-            $subrequest
-            proxy_pass http://unix:$work/pg/run/http.sock:/auth;
-        }
-    }
-}
-EOF2
-"$nginx_bin" -p "$work" -c "$work/front.conf" -e "$work/front-error.log" &
-pids+=($!)
+nginx_front front "$port" sqlite="$work/sqlite/run/http.sock" pg="$work/pg/run/http.sock"
+nginx_start front
 wait_for "nginx" port_in_use "$port"
 base=http://127.0.0.1:$port
 for name in sqlite pg; do
@@ -150,10 +82,6 @@ for name in sqlite pg; do
     [[ $got == 204 ]] || { echo "sanity check failed: /$name/ gave $got" >&2; exit 1; }
 done
 echo "nginx on $base (1 worker); both daemons answer 204 through it"
-
-# measured_run, median, ratio: the measurements of benches/nginx-bench.sh.
-lua=$repo/benches/lua
-source "$repo/benches/measure.sh"
 
 section "Hot path: a cached token (-t$threads -c$connections -d${duration}s, $rounds rounds)"
 declare -A rps us

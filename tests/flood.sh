@@ -37,6 +37,8 @@
 # (from /metrics). Needs nginx and wrk (bash tests/run.sh installs both).
 set -euo pipefail
 
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/rig.sh"
 duration=10
 rate=200
 connections=32
@@ -44,34 +46,11 @@ threads=2
 min_ratio=0.7
 rounds=2
 max_rss=200
-while getopts 'd:R:c:t:m:r:M:h' opt; do
-    case $opt in
-        d) duration=$OPTARG ;;
-        R) rate=$OPTARG ;;
-        c) connections=$OPTARG ;;
-        t) threads=$OPTARG ;;
-        m) min_ratio=$OPTARG ;;
-        r) rounds=$OPTARG ;;
-        M) max_rss=$OPTARG ;;
-        *) sed -n '2,16p' "$0"; exit 2 ;;
-    esac
-done
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+options 'd=duration R=rate c=connections t=threads m=min_ratio r=rounds M=max_rss' 2,16 "$@"
 source "$repo/benches/harness.sh" flood
 
 section "apitokend"
-cat >"$work/apitokend.toml" <<EOF
-state_dir = "$work/state"
-runtime_dir = "$run"
-admin_group = "root"
-
-[password]
-backend = "none"
-
-[syslog]
-enabled = false
-EOF
+daemon_config "$work/state" "$run" 'admin_group = "root"' >"$work/apitokend.toml"
 "$bin/apitokend" --config "$work/apitokend.toml" >"$work/apitokend.log" 2>&1 &
 pids+=($!)
 daemon_pid=$!
@@ -83,42 +62,9 @@ target_id=${target_token:4:8}
 echo "daemon pid $daemon_pid; valid token ${valid_token:4:8}; attacked token id $target_id; lockout off"
 
 section "nginx (1 worker)"
-port_in_use() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$((20000 + RANDOM % 20000))
-while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
-# auth_request runs in the access phase, after rewrite-phase `return`, so the protected
-# location answers from try_files (content phase), as in benches/nginx-bench.sh.
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/tmp;
-    proxy_temp_path $work/tmp;
-    fastcgi_temp_path $work/tmp;
-    uwsgi_temp_path $work/tmp;
-    scgi_temp_path $work/tmp;
-    server {
-        listen 127.0.0.1:$port backlog=4096;
-        root $work/www;
-        location /api/ { auth_request /_apitoken; try_files /none =204; }
-        location = /_apitoken {
-            internal;
-            proxy_pass http://unix:$run/http.sock:/auth;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Real-IP \$remote_addr;
-            proxy_set_header X-Original-URI \$request_uri;
-            proxy_set_header X-Original-Method \$request_method;
-        }
-    }
-}
-EOF
-"$nginx_bin" -p "$work" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
-pids+=($!)
+port=$(free_port)
+nginx_front nginx "$port" api="$run/http.sock"
+nginx_start nginx
 wait_for "nginx" port_in_use "$port"
 base=http://127.0.0.1:$port
 

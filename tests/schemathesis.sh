@@ -17,21 +17,15 @@
 # the daemon is no longer running at the end, or when it printed a panic.
 set -euo pipefail
 
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$repo/benches/rig.sh"
 max_examples=40
 max_time=120
-while getopts 'n:t:h' opt; do
-    case $opt in
-        n) max_examples=$OPTARG ;;
-        t) max_time=$OPTARG ;;
-        *) sed -n '2,9p' "$0"; exit 2 ;;
-    esac
-done
+options 'n=max_examples t=max_time' 2,9 "$@"
 
 version=4.32.5
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${XDG_CACHE_HOME:-$HOME/.cache}/apitokend-schemathesis-$version
 st=$venv/bin/schemathesis
-nginx_bin=${NGINX:-/usr/sbin/nginx}
 command -v "$nginx_bin" >/dev/null || { echo "missing nginx (bash tests/run.sh installs it)" >&2; exit 1; }
 
 if ! "$st" --version 2>/dev/null | grep -q "$version"; then
@@ -43,37 +37,8 @@ fi
 (cd "$repo" && cargo build --quiet --bin apitokend --bin apitoken)
 bin=${CARGO_TARGET_DIR:-$repo/target}/debug
 
-work=$(mktemp -d /tmp/apitokend-schemathesis.XXXXXX)
-chmod 0755 "$work"
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ ${KEEP:-0} == 1 ]]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-wait_for() {
-    local what=$1 deadline=$((SECONDS + 20))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || { echo "$what not ready within 20 s" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
-cat >"$work/apitokend.toml" <<EOF
-state_dir = "$work/state"
-runtime_dir = "$work/run"
-admin_group = "root"
-
-[password]
-backend = "none"
-
-[syslog]
-enabled = false
-EOF
+work_dir schemathesis
+daemon_config "$work/state" "$work/run" 'admin_group = "root"' >"$work/apitokend.toml"
 "$bin/apitokend" --config "$work/apitokend.toml" >"$work/apitokend.log" 2>&1 &
 daemon_pid=$!
 pids+=("$daemon_pid")
