@@ -213,3 +213,71 @@ pub struct AuditPage {
     pub events: Vec<serde_json::Value>,
     pub next: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apitoken_wire::admin::{self as wire, Secret};
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    /// The JSON of `reply` as the REST API answers it: read as `T`, written again.
+    fn as_rest<T: Serialize + DeserializeOwned>(reply: &impl Serialize) -> Value {
+        let rest: T = serde_json::from_value(serde_json::to_value(reply).unwrap()).unwrap();
+        serde_json::to_value(rest).unwrap()
+    }
+
+    fn info() -> wire::TokenInfo {
+        let some = |s: &str| Some(s.to_string());
+        wire::TokenInfo {
+            id: "abcd1234".into(),
+            user: "alice".into(),
+            name: "laptop".into(),
+            created: "2026-01-02T03:04:05Z".into(),
+            created_by: "root".into(),
+            expires: some("2027-01-02T03:04:05Z"),
+            last_used: some("2026-02-02T03:04:05Z"),
+            last_ip: some("192.0.2.1"),
+            state: "rotated".into(),
+            scopes: "read,write".into(),
+            paths: vec!["/api/".into()],
+            networks: vec!["10.0.0.0/8".into()],
+            last_ips: vec!["192.0.2.1".into(), "192.0.2.2".into()],
+            rotated_to: some("efgh5678"),
+            revoke_at: some("2026-03-02T03:04:05Z"),
+        }
+    }
+
+    /// The REST shapes are declared apart from the admin replies they are read from
+    /// (docs/decisions.md); a field added to a reply must reach the REST answer too.
+    #[test]
+    fn rest_shapes_read_from_admin_replies_keep_every_field() {
+        let reply = serde_json::to_value(info()).unwrap();
+        assert_eq!(as_rest::<TokenObject>(&info()), reply);
+        let page = wire::TokenPage {
+            tokens: vec![info()],
+            next: Some("cursor".into()),
+        };
+        assert_eq!(
+            as_rest::<TokenPage>(&page),
+            serde_json::to_value(&page).unwrap()
+        );
+        let created = wire::Created {
+            info: info(),
+            token: Secret(Zeroizing::new("atk_abcd1234_secret".into())),
+        };
+        assert_eq!(
+            as_rest::<CreatedToken>(&created),
+            serde_json::to_value(&created).unwrap()
+        );
+        let failure = wire::FailureInfo {
+            user: "alice".into(),
+            failures: 3,
+            locked_until: Some("reset".into()),
+        };
+        assert_eq!(
+            as_rest::<FailureObject>(&failure),
+            serde_json::to_value(&failure).unwrap()
+        );
+    }
+}
