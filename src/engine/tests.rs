@@ -107,13 +107,16 @@ type Row = (
     Decision,
 );
 
-#[tokio::test]
-async fn decide_rule_matrix() {
-    let f = fixture();
-    let ip = |s: &str| ClientAddr::Ip(s.parse().unwrap());
+/// A client address from its text.
+fn ip(s: &str) -> ClientAddr {
+    ClientAddr::Ip(s.parse().unwrap())
+}
+
+/// The rule matrix: one row per question.
+#[rustfmt::skip]
+fn rule_table() -> Vec<Row> {
     // (settings, kind, claimed user, secret, address, via, expected decision)
-    #[rustfmt::skip]
-    let table: Vec<Row> = vec![
+    vec![
         (&[], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         (&[], Kind::UserSecret, "svc-ci", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         (&[], Kind::UserSecret, "alice", Secret::User, ip("192.0.2.1"), Via::Http, Unauthorized(Reason::WrongUser)),
@@ -143,44 +146,55 @@ async fn decide_rule_matrix() {
         (&[("admin-only-create", "on"), ("regular-users-use-tokens", "off")], Kind::Bearer, "", Secret::Root, ip("192.0.2.1"), Via::Http, allow("root")),
         (&[("admin-only-create", "on"), ("regular-users-use-tokens", "on")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
         (&[("admin-only-create", "off"), ("regular-users-use-tokens", "off")], Kind::Bearer, "", Secret::User, ip("192.0.2.1"), Via::Http, allow("svc-ci")),
-    ];
-    for (i, (settings, kind, user, secret, addr, via, expected)) in table.into_iter().enumerate() {
-        let mut s = Settings::default();
-        for (k, v) in settings {
-            s.set(k, v).unwrap();
+    ]
+}
+
+/// Applies row `i`'s settings, asks its question and compares the decision.
+async fn check_row(f: &Fixture, i: usize, row: Row) {
+    let (settings, kind, user, secret, addr, via, expected) = row;
+    let mut s = Settings::default();
+    for (k, v) in settings {
+        s.set(k, v).unwrap();
+    }
+    f.engine.replace_settings(s);
+    // A different last character: the checksum no longer matches (replacing it with
+    // a fixed one would give the real token back when it already ends in that one).
+    let (head, last) = f.user_token.split_at(f.user_token.len() - 1);
+    let bad = format!("{head}{}", if last == "x" { "y" } else { "x" });
+    let text = match secret {
+        Secret::Root => f.root_token.as_str(),
+        Secret::User => f.user_token.as_str(),
+        Secret::Expired => f.expired_token.as_str(),
+        Secret::Password => "hunter2",
+        Secret::BadChecksum => bad.as_str(),
+    };
+    let req = AuthRequest {
+        kind,
+        user,
+        secret: text.as_bytes(),
+        addr,
+        via,
+        service: "test",
+        method: "GET",
+        uri: "/",
+    };
+    let got = f.engine.decide(&req).await;
+    match expected {
+        Decision::Allow { user, .. } => {
+            assert!(
+                matches!(&got, Decision::Allow { user: u, token_id: Some(_) } if *u == user),
+                "row {i}: {got:?}"
+            )
         }
-        f.engine.replace_settings(s);
-        // A different last character: the checksum no longer matches (replacing it with
-        // a fixed one would give the real token back when it already ends in that one).
-        let (head, last) = f.user_token.split_at(f.user_token.len() - 1);
-        let bad = format!("{head}{}", if last == "x" { "y" } else { "x" });
-        let text = match secret {
-            Secret::Root => f.root_token.as_str(),
-            Secret::User => f.user_token.as_str(),
-            Secret::Expired => f.expired_token.as_str(),
-            Secret::Password => "hunter2",
-            Secret::BadChecksum => bad.as_str(),
-        };
-        let req = AuthRequest {
-            kind,
-            user,
-            secret: text.as_bytes(),
-            addr,
-            via,
-            service: "test",
-            method: "GET",
-            uri: "/",
-        };
-        let got = f.engine.decide(&req).await;
-        match expected {
-            Decision::Allow { user, .. } => {
-                assert!(
-                    matches!(&got, Decision::Allow { user: u, token_id: Some(_) } if *u == user),
-                    "row {i}: {got:?}"
-                )
-            }
-            e => assert_eq!(got, e, "row {i}"),
-        }
+        e => assert_eq!(got, e, "row {i}"),
+    }
+}
+
+#[tokio::test]
+async fn decide_rule_matrix() {
+    let f = fixture();
+    for (i, row) in rule_table().into_iter().enumerate() {
+        check_row(&f, i, row).await;
     }
 }
 

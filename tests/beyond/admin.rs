@@ -73,6 +73,59 @@ fn max_tokens_per_user_parallel_creates_never_exceed_limit() {
     );
 }
 
+/// The `id` field of every token in a `list --json` answer.
+fn listed_ids(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Moves expiry and rotation into the past behind the stopped daemon's back: `old_expired`
+/// 40 days ago, `recent_expired` 10 days ago, and `old_rotated` replaced by `successor`
+/// 40 days ago.
+fn age_tokens(
+    daemon: &Daemon,
+    old_expired: &str,
+    recent_expired: &str,
+    old_rotated: &str,
+    successor: &str,
+) {
+    let day = 86_400;
+    let now = now();
+    sqlite(
+        &daemon.db_path(),
+        &format!(
+            "UPDATE tokens SET expires_at = {} WHERE id = '{}';
+             UPDATE tokens SET expires_at = {} WHERE id = '{}';
+             UPDATE tokens SET revoke_at = {}, rotated_to = '{}' WHERE id = '{}';",
+            now - 40 * day,
+            id(old_expired),
+            now - 10 * day,
+            id(recent_expired),
+            now - 40 * day,
+            id(successor),
+            id(old_rotated),
+        ),
+    );
+}
+
+/// The prune is in syslog (with its age) and in the audit log.
+fn assert_prune_audited(daemon: &Daemon) {
+    let line = daemon.wait_syslog(&["event=token.prune", "count=2"]);
+    assert!(line.contains("older_than=30d"), "{line}");
+    let events = json(&daemon.cli(&["audit", "--json"]));
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "token.prune"),
+        "{events}"
+    );
+}
+
 #[test]
 fn prune_removes_old_expired_and_rotated_keeps_others() {
     let mut daemon = Daemon::start();
@@ -85,22 +138,12 @@ fn prune_removes_old_expired_and_rotated_keeps_others() {
     );
     let (forever, _) = create(&daemon, &["--name", "forever", "--expires", "never"]);
     daemon.kill();
-    let day = 86_400;
-    let now = now();
-    sqlite(
-        &daemon.db_path(),
-        &format!(
-            "UPDATE tokens SET expires_at = {} WHERE id = '{}';
-             UPDATE tokens SET expires_at = {} WHERE id = '{}';
-             UPDATE tokens SET revoke_at = {}, rotated_to = '{}' WHERE id = '{}';",
-            now - 40 * day,
-            id(&old_expired),
-            now - 10 * day,
-            id(&recent_expired),
-            now - 40 * day,
-            id(&active),
-            id(&old_rotated),
-        ),
+    age_tokens(
+        &daemon,
+        &old_expired,
+        &recent_expired,
+        &old_rotated,
+        &active,
     );
     daemon.restart();
     let out = json(&daemon.cli(&["prune", "--older-than", "30d", "--json"]));
@@ -115,26 +158,11 @@ fn prune_removes_old_expired_and_rotated_keeps_others() {
     want.sort();
     assert_eq!(deleted, want, "{out}");
     assert_eq!(out["count"], 2, "{out}");
-    let left: Vec<String> = json(&daemon.cli(&["list", "--json"]))
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect();
+    let left = listed_ids(&json(&daemon.cli(&["list", "--json"])));
     for kept in [&recent_expired, &active, &forever] {
         assert!(left.contains(&id(kept).to_string()), "{kept} pruned");
     }
-    let line = daemon.wait_syslog(&["event=token.prune", "count=2"]);
-    assert!(line.contains("older_than=30d"), "{line}");
-    let events = json(&daemon.cli(&["audit", "--json"]));
-    assert!(
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == "token.prune"),
-        "{events}"
-    );
+    assert_prune_audited(&daemon);
     // The default age is prune-after (30d): the 10-day-old expiry goes once it is 1d.
     admin(&daemon, &["settings", "set", "prune-after", "1d"]);
     let out = json(&daemon.cli(&["prune", "--json"]));
@@ -200,11 +228,11 @@ fn show_recent_ips_lists_two_addresses_most_recent_first() {
     assert!(text.contains("192.0.2.2, 192.0.2.1"), "{text}");
 }
 
-#[test]
-fn list_filters_select_and_order_tokens() {
-    let daemon = Daemon::start();
+/// Three tokens for the list filters: `u1`'s "CI deploy" (read, 7 days), `u2`'s "laptop"
+/// (write, 60 days) and `u1`'s "ci nightly" (login, the default validity).
+fn create_filter_tokens(daemon: &Daemon) -> (String, String, String) {
     let (a, _) = create(
-        &daemon,
+        daemon,
         &[
             "--user",
             "u1",
@@ -217,7 +245,7 @@ fn list_filters_select_and_order_tokens() {
         ],
     );
     let (b, _) = create(
-        &daemon,
+        daemon,
         &[
             "--user",
             "u2",
@@ -230,21 +258,26 @@ fn list_filters_select_and_order_tokens() {
         ],
     );
     let (c, _) = create(
-        &daemon,
+        daemon,
         &["--user", "u1", "--name", "ci nightly", "--scope", "login"],
     );
-    let listed = |args: &[&str]| -> Vec<String> {
-        let mut full = vec!["list", "--all", "--json"];
-        full.extend_from_slice(args);
-        let out = daemon.cli(&full);
-        assert!(out.status.success(), "{full:?}: {}", stderr(&out));
-        json(&out)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_str().unwrap().to_string())
-            .collect()
-    };
+    (a, b, c)
+}
+
+/// The ids `list --all --json` answers with `args` added.
+fn list_all(daemon: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["list", "--all", "--json"];
+    full.extend_from_slice(args);
+    let out = daemon.cli(&full);
+    assert!(out.status.success(), "{full:?}: {}", stderr(&out));
+    listed_ids(&json(&out))
+}
+
+#[test]
+fn list_filters_select_and_order_tokens() {
+    let daemon = Daemon::start();
+    let (a, b, c) = create_filter_tokens(&daemon);
+    let listed = |args: &[&str]| list_all(&daemon, args);
     let (a, b, c) = (id(&a).to_string(), id(&b).to_string(), id(&c).to_string());
     assert_eq!(listed(&["--expiring", "14d"]), vec![a.clone()]);
     let mut soon = listed(&["--expires-before", "90d"]);

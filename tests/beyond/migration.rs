@@ -51,14 +51,9 @@ fn real_token() -> (String, String) {
     (token.expose().to_string(), hash)
 }
 
-#[test]
-fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
-    let (token, hash) = real_token();
-    let id = &token[4..12];
-    let mut daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    // The sockets accept before the database is open: an answer means it is.
-    crate::admin(&daemon, &["status"]);
-    daemon.kill();
+/// Replaces the stopped daemon's database by one that release wrote: one token of alice's
+/// (`id`, `hash`) last used from 192.0.2.9, a lockout threshold of 7 and one audit record.
+fn write_v1_database(daemon: &Daemon, id: &str, hash: &str) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let path = format!("{}{suffix}", daemon.db_path().display());
         let _ = std::fs::remove_file(path);
@@ -81,7 +76,22 @@ fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    daemon.restart();
+}
+
+/// Whether the audit list holds an `event` record for token `id`.
+fn audited(daemon: &Daemon, event: &str, id: &str) -> (bool, serde_json::Value) {
+    let audit = json(&daemon.cli(&["audit", "--json"]));
+    let found = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"] == event && e["token_id"] == id);
+    (found, audit)
+}
+
+/// The migrated token lists with every scope and its old fields; the settings and the
+/// audit trail survived; the schema is at its newest version.
+fn assert_migrated(daemon: &Daemon, id: &str) {
     let listed = json(&daemon.cli(&["list", "--all", "--json"]));
     let t = &listed[0];
     assert_eq!(t["id"], id, "{listed}");
@@ -106,41 +116,77 @@ fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
     assert_eq!(write.as_array().unwrap().len(), 1, "{write}");
     let settings = json(&daemon.cli(&["settings", "--json"]));
     assert_eq!(settings["lockout-threshold"], 7, "{settings}");
-    let audit = json(&daemon.cli(&["audit", "--json"]));
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == "token.create" && e["token_id"] == id),
-        "{audit}"
-    );
+    let (found, audit) = audited(daemon, "token.create", id);
+    assert!(found, "{audit}");
+}
 
-    let stored = |daemon: &Daemon| {
-        sqlite(
-            &daemon.db_path(),
-            &format!("SELECT hash FROM tokens WHERE id = '{id}';"),
-        )
-    };
-    assert_eq!(
-        stored(&daemon),
-        hash,
-        "nothing may touch the hash before a use"
-    );
+/// The stored hash of token `id`.
+fn stored(daemon: &Daemon, id: &str) -> String {
+    sqlite(
+        &daemon.db_path(),
+        &format!("SELECT hash FROM tokens WHERE id = '{id}';"),
+    )
+}
+
+/// The old token works for every method through nginx and through PAM.
+fn assert_logs_in(daemon: &Daemon, token: &str) {
     let nginx = Nginx::start(&daemon.http_sock());
     for method in ["GET", "POST", "DELETE"] {
         assert_status(
-            &call(&nginx, method, "/api/anything", &token),
+            &call(&nginx, method, "/api/anything", token),
             200,
             &format!("{method} with a token from before scopes"),
         );
     }
     let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
     assert_eq!(
-        pam.auth("alice", Some("192.0.2.10"), &token),
+        pam.auth("alice", Some("192.0.2.10"), token),
         Outcome::Success
     );
-    let upgraded = stored(&daemon);
+}
+
+/// After a restart the upgraded verifier still answers on both front ends, and a second
+/// use leaves it as it is.
+fn assert_upgrade_kept(daemon: &mut Daemon, token: &str, id: &str, upgraded: &str) {
+    // The upgraded verifier answers as the old one did, on every front end, also after a
+    // restart (nothing but the stored string is left to check against).
+    daemon.restart();
+    let nginx = Nginx::start(&daemon.http_sock());
+    assert_status(
+        &call(&nginx, "GET", "/api/x", token),
+        200,
+        "after the upgrade",
+    );
+    let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
+    assert_eq!(
+        pam.auth("alice", Some("192.0.2.10"), token),
+        Outcome::Success
+    );
+    assert_eq!(
+        stored(daemon, id),
+        upgraded,
+        "a second use must not rewrite it"
+    );
+}
+
+#[test]
+fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
+    let (token, hash) = real_token();
+    let id = &token[4..12];
+    let mut daemon = Daemon::start_with(TOKENS_ONLY, &[]);
+    // The sockets accept before the database is open: an answer means it is.
+    crate::admin(&daemon, &["status"]);
+    daemon.kill();
+    write_v1_database(&daemon, id, &hash);
+    daemon.restart();
+    assert_migrated(&daemon, id);
+    assert_eq!(
+        stored(&daemon, id),
+        hash,
+        "nothing may touch the hash before a use"
+    );
+    assert_logs_in(&daemon, &token);
+    let upgraded = stored(&daemon, id);
     assert!(
         upgraded.starts_with("$sha256$v=1$"),
         "not upgraded after a successful use: {upgraded}"
@@ -149,32 +195,7 @@ fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
         !upgraded.contains(&token[13..]),
         "the secret reached the database"
     );
-    let audit = json(&daemon.cli(&["audit", "--json"]));
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == "token.upgrade" && e["token_id"] == id),
-        "{audit}"
-    );
-    // The upgraded verifier answers as the old one did, on every front end, also after a
-    // restart (nothing but the stored string is left to check against).
-    daemon.restart();
-    let nginx = Nginx::start(&daemon.http_sock());
-    assert_status(
-        &call(&nginx, "GET", "/api/x", &token),
-        200,
-        "after the upgrade",
-    );
-    let pam = Pam::shipped(&daemon.check_sock(), 3000, &[]);
-    assert_eq!(
-        pam.auth("alice", Some("192.0.2.10"), &token),
-        Outcome::Success
-    );
-    assert_eq!(
-        stored(&daemon),
-        upgraded,
-        "a second use must not rewrite it"
-    );
+    let (found, audit) = audited(&daemon, "token.upgrade", id);
+    assert!(found, "{audit}");
+    assert_upgrade_kept(&mut daemon, &token, id, &upgraded);
 }

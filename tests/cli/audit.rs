@@ -15,11 +15,9 @@ fn find<'a>(events: &'a Value, event: &str, key: &str, value: &str) -> Option<&'
         .find(|e| e["event"] == event && e[key] == value)
 }
 
-#[test]
-fn audit_token_and_settings_changes_reach_syslog_and_audit_list() {
-    let d = Daemon::start();
-    let user = "atk-cli-audited";
-    ensure_user(user);
+/// Creates and deletes a token of `user`, deletes two more at once and changes a setting;
+/// each change reaches syslog with its fields. The id of the first token.
+fn change_and_check_syslog(d: &Daemon, user: &str) -> String {
     let out = d.cli(&[
         "create",
         "--user",
@@ -60,18 +58,22 @@ fn audit_token_and_settings_changes_reach_syslog_and_audit_list() {
         "old=never",
         "new=1y",
     ]);
+    id
+}
 
+/// Every change made by [`change_and_check_syslog`] is in `apitoken audit --json`.
+fn assert_audit_list(d: &Daemon, user: &str, id: &str) {
     let events = json(&d.cli(&["audit", "--json"]));
     for e in events.as_array().unwrap() {
         assert!(e["time"].is_string() && e["event"].is_string(), "{e}");
     }
-    let created = find(&events, "token.create", "token_id", &id).expect("token.create listed");
+    let created = find(&events, "token.create", "token_id", id).expect("token.create listed");
     assert_eq!(
         (&created["actor"], &created["user"], &created["name"]),
         (&"root".into(), &user.into(), &"audit me".into())
     );
     assert!(created["expires"].is_string(), "{created}");
-    let deleted = find(&events, "token.delete", "token_id", &id).expect("token.delete listed");
+    let deleted = find(&events, "token.delete", "token_id", id).expect("token.delete listed");
     assert_eq!(deleted["actor"], "root");
     let all = find(&events, "token.delete_all", "user", user).expect("token.delete_all listed");
     assert_eq!(all["actor"], "root");
@@ -83,6 +85,15 @@ fn audit_token_and_settings_changes_reach_syslog_and_audit_list() {
         (&changed["actor"], &changed["old"], &changed["new"]),
         (&"root".into(), &"never".into(), &"1y".into())
     );
+}
+
+#[test]
+fn audit_token_and_settings_changes_reach_syslog_and_audit_list() {
+    let d = Daemon::start();
+    let user = "atk-cli-audited";
+    ensure_user(user);
+    let id = change_and_check_syslog(&d, user);
+    assert_audit_list(&d, user, &id);
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! Also here: while the daemon is down every front end fails closed (nginx 500, the
 //! Apache helper exit 50, the command line exit 69), and all of them recover on restart.
 //!
-//! This file holds the crash test; `down` holds the daemon-down test.
+//! This file holds the crash test; `load` its background writers; `down` holds the
+//! daemon-down test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
@@ -17,17 +18,17 @@ mod common;
 mod nginx_harness;
 
 mod down;
+mod load;
 
 use common::http::unix_request;
 use common::tokens::{bearer, token_id};
 use common::{stdout, Daemon};
+use load::{Ledger, Load};
 use nginx_harness::Nginx;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// Threads running `apitoken create` in a loop.
 const CREATORS: usize = 4;
@@ -39,155 +40,6 @@ const CREATES_PER_ROUND: usize = 40;
 const VICTIMS_PER_ROUND: usize = 100;
 /// The setting the settings thread changes; its values are 1000, 1001, ...
 const SETTING: &str = "lockout-threshold";
-
-/// Runs the real `apitoken` against `sock`, without the harness (threads share no daemon).
-fn apitoken(sock: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apitoken"))
-        .arg("--socket")
-        .arg(sock)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// What the command line acknowledged, and what it tried without an acknowledgement.
-#[derive(Default)]
-struct Ledger {
-    /// (name, token) of every creation that exited 0 and printed a token.
-    created: Vec<(String, String)>,
-    /// Names of creations that did not (the daemon died under them).
-    unacknowledged_names: Vec<String>,
-    /// Ids whose `apitoken delete` exited 0.
-    deleted: Vec<String>,
-    /// Ids whose deletion was attempted without an acknowledgement: either outcome is fine.
-    delete_unknown: Vec<String>,
-    /// Every settings value tried, in order, with whether it was acknowledged.
-    settings: Vec<(u32, bool)>,
-}
-
-/// The background writers of one round.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ledger: Arc<Mutex<Ledger>>,
-    acked_creates: Arc<AtomicUsize>,
-    acked_deletes: Arc<AtomicUsize>,
-    acked_settings: Arc<AtomicUsize>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(
-        sock: PathBuf,
-        ledger: Arc<Mutex<Ledger>>,
-        round: usize,
-        victims: Vec<String>,
-        next_setting: u32,
-    ) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (acked_creates, acked_deletes, acked_settings) = (
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(AtomicUsize::new(0)),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let mut threads = Vec::new();
-        for t in 0..CREATORS {
-            let (sock, stop, ledger, acked) = (
-                sock.clone(),
-                stop.clone(),
-                ledger.clone(),
-                acked_creates.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Acquire) {
-                    let name = format!("r{round}-t{t}-n{n}");
-                    n += 1;
-                    let user = format!("dur{t}");
-                    let out = apitoken(&sock, &["create", "--user", &user, "--name", &name]);
-                    let token = stdout(&out);
-                    let mut ledger = ledger.lock().unwrap();
-                    if out.status.success() && token.starts_with("atk_") {
-                        ledger.created.push((name, token));
-                        acked.fetch_add(1, Ordering::Release);
-                    } else {
-                        ledger.unacknowledged_names.push(name);
-                    }
-                }
-            }));
-        }
-        {
-            let (sock, stop, ledger, acked) = (
-                sock.clone(),
-                stop.clone(),
-                ledger.clone(),
-                acked_deletes.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                for id in victims {
-                    if stop.load(Ordering::Acquire) {
-                        break;
-                    }
-                    let out = apitoken(&sock, &["delete", &id]);
-                    let mut ledger = ledger.lock().unwrap();
-                    if out.status.success() {
-                        ledger.deleted.push(id);
-                        acked.fetch_add(1, Ordering::Release);
-                    } else {
-                        ledger.delete_unknown.push(id);
-                    }
-                }
-            }));
-        }
-        {
-            let (stop, ledger, acked) = (stop.clone(), ledger.clone(), acked_settings.clone());
-            threads.push(std::thread::spawn(move || {
-                let mut value = next_setting;
-                while !stop.load(Ordering::Acquire) {
-                    let text = value.to_string();
-                    let out = apitoken(&sock, &["settings", "set", SETTING, &text]);
-                    let ok = out.status.success();
-                    ledger.lock().unwrap().settings.push((value, ok));
-                    if ok {
-                        acked.fetch_add(1, Ordering::Release);
-                    }
-                    value += 1;
-                }
-            }));
-        }
-        Load {
-            stop,
-            ledger,
-            acked_creates,
-            acked_deletes,
-            acked_settings,
-            threads,
-        }
-    }
-
-    /// Waits until every writer has had acknowledgements, so the kill lands mid-stream.
-    fn wait_busy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.acked_creates.load(Ordering::Acquire) < CREATES_PER_ROUND
-            || self.acked_deletes.load(Ordering::Acquire) < 3
-            || self.acked_settings.load(Ordering::Acquire) < 3
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the writers made too little progress in 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn stop(self) -> Arc<Mutex<Ledger>> {
-        self.stop.store(true, Ordering::Release);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        self.ledger
-    }
-}
 
 /// `PRAGMA integrity_check` through the sqlite3 command line.
 fn integrity_check(db: &Path) -> String {
@@ -302,6 +154,125 @@ fn check_after_restart(daemon: &Daemon, ledger: &Ledger) -> Findings {
     }
 }
 
+/// The tokens of `victims` whose deletion the command line acknowledged.
+fn acknowledged_deletions<'a>(
+    victims: &'a [String],
+    ledger: &'a Ledger,
+) -> impl Iterator<Item = &'a String> {
+    victims
+        .iter()
+        .filter(|t| ledger.deleted.iter().any(|id| id == token_id(t)))
+}
+
+/// One line of numbers per crash, for the record.
+fn report(
+    round: usize,
+    ledger: &Ledger,
+    found: &Findings,
+    deleted_working: usize,
+    wal: u64,
+    integrity: &str,
+    orphans: usize,
+) {
+    let acked_settings = ledger.settings.iter().filter(|(_, ok)| *ok).count();
+    println!(
+        "crash {round}/{ROUNDS}: tokens acknowledged {} (running total), lost {}; \
+         unacknowledged creations {} of which present {orphans}; \
+         deletions acknowledged {} (unacknowledged {}), resurrected {}, still authenticating {}; \
+         settings changes acknowledged {acked_settings}, {SETTING} now {} (last acknowledged {:?}); \
+         WAL at kill {wal} bytes; integrity_check {integrity}",
+        ledger.created.len(),
+        found.lost.len(),
+        ledger.unacknowledged_names.len(),
+        ledger.deleted.len(),
+        ledger.delete_unknown.len(),
+        found.resurrected.len(),
+        deleted_working,
+        found.setting.0,
+        found.setting.1,
+    );
+}
+
+/// Nothing acknowledged was lost, no deletion came back, the setting is one that was sent
+/// and the database is intact.
+fn assert_round(round: usize, found: &Findings, deleted_working: &[&str], integrity: &str) {
+    assert!(
+        found.lost.is_empty(),
+        "acknowledged tokens that do not authenticate after crash {round}: {:#?}",
+        found.lost
+    );
+    assert!(
+        found.resurrected.is_empty() && deleted_working.is_empty(),
+        "acknowledged deletions came back after crash {round}: listed {:?}, authenticating {deleted_working:?}",
+        found.resurrected
+    );
+    assert!(
+        found.setting_ok(),
+        "{SETTING} after crash {round}: now {}, last acknowledged {:?}, in flight {:?}",
+        found.setting.0,
+        found.setting.1,
+        found.setting.2
+    );
+    assert_eq!(integrity, "ok", "integrity_check after crash {round}");
+}
+
+/// One crash: victims to delete, the writers, SIGKILL mid-stream, a restart and the
+/// checks. `deleted_tokens` gathers every acknowledged deletion across rounds. The first
+/// settings value for the next round.
+fn crash_round(
+    daemon: &mut Daemon,
+    ledger: &Arc<Mutex<Ledger>>,
+    round: usize,
+    next_setting: u32,
+    deleted_tokens: &mut Vec<String>,
+) -> u32 {
+    let victims: Vec<String> = (0..VICTIMS_PER_ROUND)
+        .map(|_| daemon.create_token("durvictim"))
+        .collect();
+    let victim_ids: Vec<String> = victims.iter().map(|t| token_id(t).to_string()).collect();
+    let load = Load::start(
+        daemon.admin_sock(),
+        ledger.clone(),
+        round,
+        victim_ids,
+        next_setting,
+    );
+    load.wait_busy();
+    daemon.kill();
+    let wal = file_len(&daemon.db_path().with_extension("db-wal"));
+    let ledger = load.stop();
+    daemon.restart();
+
+    let ledger = ledger.lock().unwrap();
+    let next_setting = ledger.settings.last().map_or(next_setting, |(v, _)| v + 1);
+    let found = check_after_restart(daemon, &ledger);
+    // Deleted tokens must also stop authenticating, not just vanish from the list.
+    deleted_tokens.extend(acknowledged_deletions(&victims, &ledger).cloned());
+    let deleted_working: Vec<&str> = deleted_tokens
+        .iter()
+        .filter(|t| auth_status(daemon, t).0 != 401)
+        .map(|t| token_id(t))
+        .collect();
+    let integrity = integrity_check(&daemon.db_path());
+    let names = listed_names(daemon);
+    let orphans = ledger
+        .unacknowledged_names
+        .iter()
+        .filter(|n| names.contains(*n))
+        .count();
+    report(
+        round,
+        &ledger,
+        &found,
+        deleted_working.len(),
+        wal,
+        &integrity,
+        orphans,
+    );
+    assert_round(round, &found, &deleted_working, &integrity);
+    next_setting
+}
+
 #[test]
 fn daemon_sigkill_under_concurrent_writes_loses_nothing_acknowledged() {
     let mut daemon = Daemon::start();
@@ -309,79 +280,12 @@ fn daemon_sigkill_under_concurrent_writes_loses_nothing_acknowledged() {
     let mut next_setting = 1000;
     let mut deleted_tokens: Vec<String> = Vec::new();
     for round in 1..=ROUNDS {
-        let victims: Vec<String> = (0..VICTIMS_PER_ROUND)
-            .map(|_| daemon.create_token("durvictim"))
-            .collect();
-        let victim_ids: Vec<String> = victims.iter().map(|t| token_id(t).to_string()).collect();
-        let load = Load::start(
-            daemon.admin_sock(),
-            ledger.clone(),
+        next_setting = crash_round(
+            &mut daemon,
+            &ledger,
             round,
-            victim_ids,
             next_setting,
+            &mut deleted_tokens,
         );
-        load.wait_busy();
-        daemon.kill();
-        let wal = file_len(&daemon.db_path().with_extension("db-wal"));
-        let ledger = load.stop();
-        daemon.restart();
-
-        let ledger = ledger.lock().unwrap();
-        next_setting = ledger.settings.last().map_or(next_setting, |(v, _)| v + 1);
-        let found = check_after_restart(&daemon, &ledger);
-        // Deleted tokens must also stop authenticating, not just vanish from the list.
-        deleted_tokens.extend(
-            victims
-                .iter()
-                .filter(|t| ledger.deleted.iter().any(|id| id == token_id(t)))
-                .cloned(),
-        );
-        let deleted_working: Vec<&str> = deleted_tokens
-            .iter()
-            .filter(|t| auth_status(&daemon, t).0 != 401)
-            .map(|t| token_id(t))
-            .collect();
-        let integrity = integrity_check(&daemon.db_path());
-        let names = listed_names(&daemon);
-        let orphans = ledger
-            .unacknowledged_names
-            .iter()
-            .filter(|n| names.contains(*n))
-            .count();
-        let acked_settings = ledger.settings.iter().filter(|(_, ok)| *ok).count();
-        println!(
-            "crash {round}/{ROUNDS}: tokens acknowledged {} (running total), lost {}; \
-             unacknowledged creations {} of which present {orphans}; \
-             deletions acknowledged {} (unacknowledged {}), resurrected {}, still authenticating {}; \
-             settings changes acknowledged {acked_settings}, {SETTING} now {} (last acknowledged {:?}); \
-             WAL at kill {wal} bytes; integrity_check {integrity}",
-            ledger.created.len(),
-            found.lost.len(),
-            ledger.unacknowledged_names.len(),
-            ledger.deleted.len(),
-            ledger.delete_unknown.len(),
-            found.resurrected.len(),
-            deleted_working.len(),
-            found.setting.0,
-            found.setting.1,
-        );
-        assert!(
-            found.lost.is_empty(),
-            "acknowledged tokens that do not authenticate after crash {round}: {:#?}",
-            found.lost
-        );
-        assert!(
-            found.resurrected.is_empty() && deleted_working.is_empty(),
-            "acknowledged deletions came back after crash {round}: listed {:?}, authenticating {deleted_working:?}",
-            found.resurrected
-        );
-        assert!(
-            found.setting_ok(),
-            "{SETTING} after crash {round}: now {}, last acknowledged {:?}, in flight {:?}",
-            found.setting.0,
-            found.setting.1,
-            found.setting.2
-        );
-        assert_eq!(integrity, "ok", "integrity_check after crash {round}");
     }
 }
