@@ -17,5 +17,6 @@ mod web_harness;
 mod hosts;
 mod lockout;
 mod propagation;
+mod refused;
 mod sessions;
 mod tls;

@@ -4,13 +4,14 @@
 //! works over TLS; a wrong CA or a wrong host name is refused, and the daemon says why.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::common::pg::PgServer;
 use crate::common::tokens::bearer;
-use crate::common::{base_config, Daemon};
+use crate::common::Daemon;
 use crate::hosts::store_toml;
+use crate::refused::refused_start;
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -111,32 +112,6 @@ fn enable_ssl(server: &PgServer, dir: &Path) {
     assert!(on, "the server did not turn ssl on");
 }
 
-/// Runs the daemon on `url` and expects it to refuse to start; its stderr.
-fn refused_start(server: &PgServer, url: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("apitokend.toml");
-    let text = format!("{}\n{}", base_config(dir.path()), store_toml(server, url));
-    std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apitokend"))
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the daemon started on {url}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_name() {
     let server = PgServer::start();
@@ -173,7 +148,7 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     drop(host);
     for mode in ["verify-full", "require"] {
         let url = format!("{url}?sslmode={mode}&sslrootcert={}", wrong_ca.display());
-        let err = refused_start(&server, &url);
+        let err = refused_start(&store_toml(&server, &url));
         eprintln!("sslmode={mode} with another CA: {err}");
         assert!(
             err.contains("certificate") && err.contains("other-ca.crt"),
@@ -182,7 +157,7 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     }
     // The certificate names 127.0.0.1 only; "localhost" is another name.
     let by_name = good.replace("127.0.0.1", "localhost");
-    let err = refused_start(&server, &by_name);
+    let err = refused_start(&store_toml(&server, &by_name));
     eprintln!("a host name the certificate does not name: {err}");
     assert!(err.contains("certificate") && err.contains("name"), "{err}");
 }

@@ -40,6 +40,16 @@ fn watch(h: &crate::common::Daemon, token: &str, since: Instant, until: Duration
     last_ok.expect("a cached token was refused at once, within the grace")
 }
 
+/// The database last answered before `frozen`: `token` is accepted at most the grace
+/// after it (whole seconds allow one more), then refused.
+fn ends_with_the_grace(h: &crate::common::Daemon, token: &str, frozen: Instant) {
+    let last_ok = watch(h, token, frozen, Duration::from_secs(GRACE + 12));
+    assert!(
+        last_ok <= Duration::from_secs(GRACE + 1),
+        "a cached token was accepted {last_ok:?} into the hang (grace {GRACE} s)"
+    );
+}
+
 #[test]
 fn outage_hung_database_blocks_no_answer_and_cached_tokens_end_with_the_grace() {
     let server = PgServer::start();
@@ -68,12 +78,7 @@ fn outage_hung_database_blocks_no_answer_and_cached_tokens_end_with_the_grace() 
     );
     wait_store(&h, false);
 
-    // The database last answered before the freeze; whole seconds allow one more.
-    let last_ok = watch(&h, &cached, frozen, Duration::from_secs(GRACE + 12));
-    assert!(
-        last_ok <= Duration::from_secs(GRACE + 1),
-        "a cached token was accepted {last_ok:?} into the hang (grace {GRACE} s)"
-    );
+    ends_with_the_grace(&h, &cached, frozen);
 
     server.thaw();
     wait_store(&h, true);
@@ -99,11 +104,7 @@ fn outage_hung_database_is_noticed_without_requests_that_reach_it() {
 
     server.freeze();
     let frozen = Instant::now();
-    let last_ok = watch(&h, &cached, frozen, Duration::from_secs(GRACE + 12));
-    assert!(
-        last_ok <= Duration::from_secs(GRACE + 1),
-        "a cached token was accepted {last_ok:?} into the hang (grace {GRACE} s)"
-    );
+    ends_with_the_grace(&h, &cached, frozen);
     server.thaw();
     wait_store(&h, true);
     assert!(eventually(Duration::from_secs(10), || status(&h, &cached) == 200));

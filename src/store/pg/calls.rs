@@ -34,7 +34,7 @@ impl PgStore {
             .await
             .map_err(|e| match super::connect::tls_refusal(&e, &self.target) {
                 Some(why) => StoreError::Unavailable(why),
-                None => unavailable(e),
+                None => StoreError::Unavailable(causes(&e)),
             })
     }
 
@@ -112,6 +112,26 @@ impl PgStore {
             f(&client).await
         })
     }
+}
+
+/// Why a connection could not be had, with every cause that adds something ("error
+/// connecting to server: Connection refused (os error 111)"), without the pool's own
+/// wrapping.
+fn causes(e: &deadpool_postgres::PoolError) -> String {
+    let top: &(dyn std::error::Error + 'static) = match e {
+        deadpool_postgres::PoolError::Backend(inner) => inner,
+        other => other,
+    };
+    let mut out = top.to_string();
+    let mut next = top.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+        next = cause.source();
+    }
+    out
 }
 
 /// `fut` bounded by `limit`: a failure to reach the database when it takes longer.
