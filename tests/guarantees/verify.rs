@@ -3,7 +3,7 @@
 //! unprivileged user who runs it in bulk cannot delay anyone's check, and leaves a trace.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::auth;
@@ -24,12 +24,10 @@ fn decisions(daemon: &Daemon, result: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
 }
 
-#[test]
-fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check() {
-    ensure_user(VERIFIER);
-    let daemon = Daemon::start_with("[password]\nbackend = \"none\"\n", &[]);
-    // A token stored by an older release with production argon2 parameters: checking a
-    // secret against it is the most expensive thing `verify` can ask for.
+/// A token of `vfy-victim` stored as an older release did, with production argon2
+/// parameters: checking a secret against it is the most expensive thing `verify` can ask
+/// for.
+fn legacy_token(daemon: &Daemon) -> String {
     let legacy = daemon.create_token("vfy-victim");
     let phc = argon2_phc(&legacy, 19456, 2);
     sqlite(
@@ -39,10 +37,12 @@ fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check(
             token_id(&legacy)
         ),
     );
-    let fresh: Vec<String> = (0..3).map(|_| daemon.create_token("vfy-other")).collect();
-    let unauthorized_before = decisions(&daemon, "unauthorized");
+    legacy
+}
 
-    let mut children: Vec<_> = (0..250)
+/// 250 `apitoken verify` run by [`VERIFIER`], each waiting for its token on stdin.
+fn spawn_verifiers(daemon: &Daemon) -> Vec<Child> {
+    (0..250)
         .map(|_| {
             Command::new("runuser")
                 .args(["-u", VERIFIER, "--", env!("CARGO_BIN_EXE_apitoken")])
@@ -55,7 +55,30 @@ fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check(
                 .spawn()
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+/// The time each of `fresh`'s first uses through http.sock took (nothing cached).
+fn first_uses(daemon: &Daemon, fresh: &[String]) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for token in fresh {
+        std::thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        assert_eq!(auth(&daemon.http_sock(), &bearer(token)), 200);
+        took.push(started.elapsed());
+    }
+    took
+}
+
+#[test]
+fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check() {
+    ensure_user(VERIFIER);
+    let daemon = Daemon::start_with("[password]\nbackend = \"none\"\n", &[]);
+    let legacy = legacy_token(&daemon);
+    let fresh: Vec<String> = (0..3).map(|_| daemon.create_token("vfy-other")).collect();
+    let unauthorized_before = decisions(&daemon, "unauthorized");
+
+    let mut children = spawn_verifiers(&daemon);
     // Let the 250 processes start (each then waits for its token on stdin), so that what
     // is measured below is the daemon under the verifications, not this machine busy
     // creating processes; then hand them their tokens all at once.
@@ -69,13 +92,7 @@ fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check(
             .write_all(format!("{forged}\n").as_bytes());
     }
     // Meanwhile, first uses of other tokens (nothing cached) through http.sock.
-    let mut took = Vec::new();
-    for token in &fresh {
-        std::thread::sleep(Duration::from_millis(20));
-        let started = Instant::now();
-        assert_eq!(auth(&daemon.http_sock(), &bearer(token)), 200);
-        took.push(started.elapsed());
-    }
+    let took = first_uses(&daemon, &fresh);
     let codes: Vec<Option<i32>> = children
         .into_iter()
         .map(|mut c| c.wait().unwrap().code())

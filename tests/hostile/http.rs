@@ -99,24 +99,13 @@ fn http_header_block_nginx_forwards_answers_within_auth_contract() {
     t.assert_serving("large header blocks");
 }
 
-#[test]
-fn http_random_nul_and_invalid_utf8_input_is_never_allowed() {
-    let t = Target::start("");
-    let sock = t.daemon.http_sock();
-    let mut noise = Noise(0x5eed_1234_abcd_0001);
-    for i in 0..50 {
-        let len = 1 + (noise.bytes(2).iter().map(|&b| b as usize).sum::<usize>() * 64);
-        let bytes = noise.bytes(len);
-        let status = http_status(&sock, &bytes);
-        assert!(
-            !status.is_some_and(|s| (200..300).contains(&s)),
-            "random input {i} was answered {status:?}"
-        );
-    }
-    t.assert_serving("random bytes");
+/// A case: what it is, the raw request, and the statuses it may get (none listed: any
+/// status outside 2xx, or no answer).
+type Case = (&'static str, Vec<u8>, &'static [u16]);
 
-    let forged = forged_token(common::tokens::token_id(&t.token));
-    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+/// NUL bytes and invalid UTF-8 where a request carries text.
+fn nul_and_utf8_cases() -> Vec<Case> {
+    vec![
         (
             "NUL in Authorization",
             auth_request(&[("Authorization", b"Bearer atk_\0\0\0")]),
@@ -147,6 +136,13 @@ fn http_random_nul_and_invalid_utf8_input_is_never_allowed() {
             auth_request(&[("Authorization", b"\xf0\x28\x8c\x28 abc")]),
             &[401],
         ),
+    ]
+}
+
+/// Credentials that are malformed, forged or ambiguous; `token` is a valid one.
+fn malformed_credential_cases(token: &str) -> Vec<Case> {
+    let forged = forged_token(common::tokens::token_id(token));
+    vec![
         (
             "Basic without a colon",
             auth_request(&[("Authorization", b"Basic aG9zdGlsZQ==")]),
@@ -169,36 +165,63 @@ fn http_random_nul_and_invalid_utf8_input_is_never_allowed() {
         ),
         (
             "token with trailing NUL",
-            auth_request(&[(
-                "Authorization",
-                &[bearer(&t.token), b"\0".to_vec()].concat(),
-            )]),
+            auth_request(&[("Authorization", &[bearer(token), b"\0".to_vec()].concat())]),
             &[],
         ),
         (
             "two Authorization headers",
             auth_request(&[
                 ("Authorization", b"Bearer x"),
-                ("Authorization", &bearer(&t.token)),
+                ("Authorization", &bearer(token)),
             ]),
             &[401, 200],
         ),
-    ];
-    for (what, request, expected) in &cases {
-        let status = http_status(&sock, request);
-        println!("http.sock, {what}: {status:?}");
-        match status {
-            Some(s) if !expected.is_empty() => assert!(
-                expected.contains(&s),
-                "{what}: /auth answered {s}, expected one of {expected:?}"
-            ),
-            Some(s) => assert!(!(200..300).contains(&s), "{what} was allowed ({s})"),
-            None => assert!(
-                expected.is_empty(),
-                "{what}: no answer, expected {expected:?}"
-            ),
-        }
-        t.assert_serving(what);
+    ]
+}
+
+/// 50 requests of random bytes; none is answered with 2xx.
+fn send_noise(sock: &Path) {
+    let mut noise = Noise(0x5eed_1234_abcd_0001);
+    for i in 0..50 {
+        let len = 1 + (noise.bytes(2).iter().map(|&b| b as usize).sum::<usize>() * 64);
+        let bytes = noise.bytes(len);
+        let status = http_status(sock, &bytes);
+        assert!(
+            !status.is_some_and(|s| (200..300).contains(&s)),
+            "random input {i} was answered {status:?}"
+        );
+    }
+}
+
+/// Sends one case and checks its answer against what it may get.
+fn check_case(sock: &Path, (what, request, expected): &Case) {
+    let status = http_status(sock, request);
+    println!("http.sock, {what}: {status:?}");
+    match status {
+        Some(s) if !expected.is_empty() => assert!(
+            expected.contains(&s),
+            "{what}: /auth answered {s}, expected one of {expected:?}"
+        ),
+        Some(s) => assert!(!(200..300).contains(&s), "{what} was allowed ({s})"),
+        None => assert!(
+            expected.is_empty(),
+            "{what}: no answer, expected {expected:?}"
+        ),
+    }
+}
+
+#[test]
+fn http_random_nul_and_invalid_utf8_input_is_never_allowed() {
+    let t = Target::start("");
+    let sock = t.daemon.http_sock();
+    send_noise(&sock);
+    t.assert_serving("random bytes");
+
+    let mut cases = nul_and_utf8_cases();
+    cases.extend(malformed_credential_cases(&t.token));
+    for case in &cases {
+        check_case(&sock, case);
+        t.assert_serving(case.0);
     }
     assert_rss(&t.daemon, "random and malformed HTTP");
 }

@@ -26,6 +26,40 @@ fn environ_readable_by(user: &str, pid: u32) -> bool {
         .success()
 }
 
+/// A configuration in `dir` (state and sockets below it) for a daemon run by its owner.
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("apitokend.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{0}/state\"\nruntime_dir = \"{0}/run\"\n\n[password]\nbackend = \"none\"\n\n[syslog]\nenabled = false\n\n[argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Polls until the daemon accepts on `admin`, failing if it exits first or takes 20 s.
+fn wait_ready(daemon: &mut std::process::Child, admin: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(admin).is_err() {
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "apitokend exited during start-up"
+        );
+        assert!(Instant::now() < deadline, "apitokend not ready within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The uid that owns `/proc/<pid>/environ`.
+fn environ_owner(pid: u32) -> u32 {
+    std::fs::metadata(format!("/proc/{pid}/environ"))
+        .unwrap()
+        .uid()
+}
+
 /// The kernel gives a process's `/proc/<pid>/*` files (all but the directory itself) to
 /// root once the process is not dumpable (`prctl(PR_SET_DUMPABLE, 0)`, `task_dump_owner`
 /// in fs/proc/base.c); for a dumpable process they belong to its own uid. So a daemon run
@@ -42,15 +76,7 @@ fn daemon_process_is_not_dumpable() {
         .tempdir()
         .unwrap();
     nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid)).unwrap();
-    let config = dir.path().join("apitokend.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{0}/state\"\nruntime_dir = \"{0}/run\"\n\n[password]\nbackend = \"none\"\n\n[syslog]\nenabled = false\n\n[argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path());
     let mut daemon = spawn_as(
         &user,
         Path::new(env!("CARGO_BIN_EXE_apitokend")),
@@ -58,25 +84,12 @@ fn daemon_process_is_not_dumpable() {
     );
     let mut control = spawn_as(&user, Path::new("/bin/sleep"), &["60"]);
     let admin = dir.path().join("run/admin.sock");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while UnixStream::connect(&admin).is_err() {
-        assert!(
-            daemon.try_wait().unwrap().is_none(),
-            "apitokend exited during start-up"
-        );
-        assert!(Instant::now() < deadline, "apitokend not ready within 20 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let owner = |pid: u32| {
-        std::fs::metadata(format!("/proc/{pid}/environ"))
-            .unwrap()
-            .uid()
-    };
+    wait_ready(&mut daemon, &admin);
     let (daemon_pid, control_pid) = (daemon.id(), control.id());
     let findings = (
-        owner(daemon_pid),
+        environ_owner(daemon_pid),
         environ_readable_by(&name, daemon_pid),
-        owner(control_pid),
+        environ_owner(control_pid),
         environ_readable_by(&name, control_pid),
     );
     let _ = daemon.kill();

@@ -60,9 +60,80 @@ pub(super) fn add_database(hay: &mut Haystacks, daemon: &Daemon, when: &str) {
     }
 }
 
-/// Sends every kind of request with the known secrets; returns how many `/auth` and
-/// check requests were made.
-pub(super) fn exercise_front_ends(
+/// A check request: what it is, front end, user, secret, and the verdict it must get
+/// (`None`: any verdict but Allow).
+type CheckCase<'a> = (&'a str, Via, &'a str, String, Option<Verdict>);
+
+/// The PAM module's questions with the known secrets.
+fn pam_cases<'a>(user: &'a str, password: &str, token: &str) -> Vec<CheckCase<'a>> {
+    vec![
+        (
+            "PAM, valid token",
+            Via::Pam,
+            user,
+            token.into(),
+            Some(Verdict::Allow),
+        ),
+        (
+            "PAM, password",
+            Via::Pam,
+            user,
+            password.into(),
+            Some(Verdict::Ignore),
+        ),
+        (
+            "PAM, forged token",
+            Via::Pam,
+            user,
+            forged_token(token_id(token)),
+            Some(Verdict::Unauthorized),
+        ),
+        (
+            "PAM, bad checksum",
+            Via::Pam,
+            user,
+            bad_checksum(token),
+            None,
+        ),
+    ]
+}
+
+/// The Apache helper's questions with the known secrets.
+fn helper_cases<'a>(user: &'a str, password: &str, token: &str) -> Vec<CheckCase<'a>> {
+    vec![
+        (
+            "helper, valid token",
+            Via::External,
+            user,
+            token.into(),
+            Some(Verdict::Allow),
+        ),
+        (
+            "helper, password",
+            Via::External,
+            user,
+            password.into(),
+            Some(Verdict::Allow),
+        ),
+        (
+            "helper, wrong password",
+            Via::External,
+            user,
+            format!("x{password}"),
+            Some(Verdict::Unauthorized),
+        ),
+        (
+            "helper, wrong user",
+            Via::External,
+            "someoneelse",
+            token.into(),
+            Some(Verdict::Unauthorized),
+        ),
+    ]
+}
+
+/// Sends `/auth` requests with the known secrets; returns how many.
+fn exercise_http(
     daemon: &Daemon,
     hay: &mut Haystacks,
     user: &str,
@@ -110,65 +181,19 @@ pub(super) fn exercise_front_ends(
         assert_eq!(resp.status, *expected, "{what}: {resp:?}");
         hay.add_response(what, &resp);
     }
-    // `None`: any verdict but Allow.
-    let check_cases: Vec<(&str, Via, &str, String, Option<Verdict>)> = vec![
-        (
-            "PAM, valid token",
-            Via::Pam,
-            user,
-            token.clone(),
-            Some(Verdict::Allow),
-        ),
-        (
-            "PAM, password",
-            Via::Pam,
-            user,
-            password.into(),
-            Some(Verdict::Ignore),
-        ),
-        (
-            "PAM, forged token",
-            Via::Pam,
-            user,
-            forged_token(token_id(token)),
-            Some(Verdict::Unauthorized),
-        ),
-        (
-            "PAM, bad checksum",
-            Via::Pam,
-            user,
-            bad_checksum(token),
-            None,
-        ),
-        (
-            "helper, valid token",
-            Via::External,
-            user,
-            token.clone(),
-            Some(Verdict::Allow),
-        ),
-        (
-            "helper, password",
-            Via::External,
-            user,
-            password.into(),
-            Some(Verdict::Allow),
-        ),
-        (
-            "helper, wrong password",
-            Via::External,
-            user,
-            format!("x{password}"),
-            Some(Verdict::Unauthorized),
-        ),
-        (
-            "helper, wrong user",
-            Via::External,
-            "someoneelse",
-            token.clone(),
-            Some(Verdict::Unauthorized),
-        ),
-    ];
+    http_cases.len()
+}
+
+/// Sends check requests (PAM and helper) with the known secrets; returns how many.
+fn exercise_check(
+    daemon: &Daemon,
+    hay: &mut Haystacks,
+    user: &str,
+    password: &str,
+    token: &str,
+) -> usize {
+    let mut check_cases = pam_cases(user, password, token);
+    check_cases.extend(helper_cases(user, password, token));
     for (what, via, who, secret, expected) in &check_cases {
         let reply = check_exchange(&daemon.check_sock(), *via, who, secret);
         match expected {
@@ -180,9 +205,23 @@ pub(super) fn exercise_front_ends(
             format!("{} {} {}", reply.user, reply.token_id, reply.reason),
         );
     }
+    check_cases.len()
+}
+
+/// Sends every kind of request with the known secrets; returns how many `/auth` and
+/// check requests were made.
+pub(super) fn exercise_front_ends(
+    daemon: &Daemon,
+    hay: &mut Haystacks,
+    user: &str,
+    password: &str,
+    tokens: &[String],
+) -> usize {
+    let sent = exercise_http(daemon, hay, user, password, tokens)
+        + exercise_check(daemon, hay, user, password, &tokens[0]);
     let metrics = unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
     hay.add_response("/metrics", &metrics);
-    http_cases.len() + check_cases.len()
+    sent
 }
 
 /// Runs the command line on the known secrets; `verify` reads its token on stdin.

@@ -249,13 +249,9 @@ fn nothing_runs_that_was_not_asked_for_cli_refuses_a_socket_served_by_another_us
     );
 }
 
-#[test]
-fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
-    ensure_user(VICTIM);
-    ensure_user(MALLORY);
-    let (_base, home) = home_of(VICTIM);
-    // libpam redirected by pam_wrapper to a pam_matrix service knowing the victim's
-    // password, readable by the victim's daemon.
+/// A pam_matrix service `apitokend` in `home/pam.d` that knows the victim's password,
+/// readable by the victim's daemon; the service directory.
+fn write_pam_matrix_service(home: &Path) -> PathBuf {
     let services = home.join("pam.d");
     std::fs::create_dir(&services).unwrap();
     let passdb = home.join("passdb");
@@ -272,7 +268,12 @@ fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
     for p in [&services, &passdb, &services.join("apitokend")] {
         chown(p, VICTIM);
     }
-    let run = home.join("run");
+    services
+}
+
+/// A configuration in `home` for a daemon with its sockets in `run` that checks
+/// passwords through PAM service `apitokend`.
+fn write_victim_config(home: &Path, run: &Path) -> PathBuf {
     let config = home.join("apitokend.toml");
     std::fs::write(
         &config,
@@ -284,6 +285,33 @@ fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
         ),
     )
     .unwrap();
+    config
+}
+
+/// The exit code of `apitoken-external` run as `user` on `check` with the victim's
+/// password.
+fn external_as(user: &str, check: &Path) -> Option<i32> {
+    let mut cmd = as_user(
+        user,
+        &[("IP", "192.0.2.9")],
+        &[env!("CARGO_BIN_EXE_apitoken-external"), "--socket"],
+    );
+    cmd.arg(check);
+    run_with_input(&mut cmd, format!("{VICTIM}\ncorrect horse\n").as_bytes())
+        .status
+        .code()
+}
+
+#[test]
+fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
+    ensure_user(VICTIM);
+    ensure_user(MALLORY);
+    let (_base, home) = home_of(VICTIM);
+    // libpam redirected by pam_wrapper to a pam_matrix service knowing the victim's
+    // password, readable by the victim's daemon.
+    let services = write_pam_matrix_service(&home);
+    let run = home.join("run");
+    let config = write_victim_config(&home, &run);
     let preload = find_multiarch_lib("libpam_wrapper.so")
         .display()
         .to_string();
@@ -301,19 +329,8 @@ fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
         }),
         "the daemon of {VICTIM} did not start"
     );
-    let external = |user: &str| {
-        let mut cmd = as_user(
-            user,
-            &[("IP", "192.0.2.9")],
-            &[env!("CARGO_BIN_EXE_apitoken-external"), "--socket"],
-        );
-        cmd.arg(&check);
-        run_with_input(&mut cmd, format!("{VICTIM}\ncorrect horse\n").as_bytes())
-            .status
-            .code()
-    };
-    let by_mallory = external(MALLORY);
-    let by_owner = external(VICTIM);
+    let by_mallory = external_as(MALLORY, &check);
+    let by_owner = external_as(VICTIM, &check);
     let mode = std::fs::metadata(&check).unwrap().mode() & 0o777;
     println!("check.sock mode {mode:o}; {MALLORY} guessing {VICTIM}'s password: exit {by_mallory:?}; {VICTIM}: exit {by_owner:?}");
     assert_eq!(
