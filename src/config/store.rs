@@ -55,21 +55,37 @@ impl Default for StoreConfig {
     }
 }
 
-/// True when `url` carries a password: `user:secret@` in its authority or a `password`
-/// parameter in its query.
+/// True when `url` carries a password: in its credentials or as a `password` parameter
+/// in its query. The credentials are found the way the store's URL parser
+/// (tokio-postgres) finds them: everything before the first `@`, wherever it is, so a
+/// password holding `/` or `?` (`user:pa/ss@db`) is one too.
 fn has_password(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let authority = before_query.split('/').next().unwrap_or("");
-    let in_userinfo = authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
-    let in_query = query.split('&').any(|kv| {
-        kv.split('=')
-            .next()
-            .is_some_and(|k| k.eq_ignore_ascii_case("password"))
-    });
-    in_userinfo || in_query
+    let in_credentials = rest
+        .split_once('@')
+        .is_some_and(|(credentials, _)| credentials.contains(':'));
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    let in_query = query_keys(query).any(|k| k.eq_ignore_ascii_case("password"));
+    in_credentials || in_query
+}
+
+/// The parameter names of a URL's query.
+fn query_keys(query: &str) -> impl Iterator<Item = &str> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split('=').next().unwrap_or(""))
+}
+
+/// The value of the last `sslmode` parameter of `url`, if any.
+fn sslmode(url: &str) -> Option<&str> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .rev()
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "sslmode")
+        .map(|(_, v)| v)
 }
 
 impl StoreConfig {
@@ -123,7 +139,37 @@ fn url_problem(url: &str) -> Option<(&'static str, String)> {
     if url.chars().any(char::is_control) {
         return Some(("store.url", "must not contain control characters".into()));
     }
-    None
+    tls_problem(url)
+}
+
+/// A parameter the store would read differently from the database library, or an
+/// `sslmode` that would connect in the clear although TLS was asked for.
+fn tls_problem(url: &str) -> Option<(&'static str, String)> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    // The library decodes `%XX` in names (`ssl%6Dode`) where the store's own TLS
+    // parameters are matched as written: such a name would slip past TLS.
+    if query_keys(query).any(|k| k.contains('%')) {
+        return Some((
+            "store.url",
+            "has a percent-encoded parameter name; write it plainly (sslmode=, sslrootcert=)"
+                .into(),
+        ));
+    }
+    match sslmode(url) {
+        None | Some("disable" | "require" | "verify-ca" | "verify-full") => None,
+        Some(mode @ ("prefer" | "allow")) => Some((
+            "store.url",
+            format!(
+                "sslmode={mode} would connect without TLS, where anyone on the network can read \
+                 or change what the fleet is told; use sslmode=verify-full (or sslmode=disable \
+                 for a database on this host)"
+            ),
+        )),
+        Some(other) => Some((
+            "store.url",
+            format!("sslmode={other} is not one of disable, require, verify-ca, verify-full"),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -145,10 +191,57 @@ mod tests {
             "postgres://apitokend:hunter2@db:5432/apitokend?sslmode=require",
             "postgresql://apitokend@db/apitokend?sslmode=require&password=hunter2",
             "postgresql://db/apitokend?PASSWORD=hunter2",
+            // The database library takes everything before the first `@` as credentials.
+            "postgresql://apitokend:hunter2/x@db/apitokend",
+            "postgresql://apitokend:hunter2?x@db/apitokend?sslmode=require",
         ] {
             let (key, message) = pg(url).problem().unwrap();
             assert_eq!(key, "store.url", "{url}");
             assert!(message.contains("password_file") && !message.contains("hunter2"));
+        }
+    }
+
+    /// What the database library itself reads from `url` (without the TLS parameters
+    /// the store takes out first): the test's ground truth.
+    fn library_password(url: &str) -> bool {
+        let plain = url.split_once('?').map_or(url, |(base, _)| base);
+        let parsed: tokio_postgres::Config = plain.parse().unwrap();
+        parsed.get_password().is_some()
+    }
+
+    #[test]
+    fn store_url_password_is_found_where_the_database_library_finds_it() {
+        for url in [
+            "postgresql://apitokend:hunter2/x@db/apitokend",
+            "postgresql://apitokend:pa/ss@db:5432/apitokend",
+        ] {
+            assert!(library_password(url), "{url}");
+            assert_eq!(pg(url).problem().map(|p| p.0), Some("store.url"), "{url}");
+        }
+        let url = "postgresql://apitokend@db/apitokend?pass%77ord=hunter2";
+        let (key, message) = pg(url).problem().unwrap();
+        assert_eq!(key, "store.url");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn store_url_sslmode_that_would_fall_back_to_plain_text_is_refused() {
+        for mode in ["prefer", "allow"] {
+            let url = format!("postgresql://apitokend@db/apitokend?sslmode={mode}");
+            let (key, message) = pg(&url).problem().unwrap();
+            assert_eq!(key, "store.url");
+            assert!(message.contains(&format!("sslmode={mode}")), "{message}");
+        }
+        for url in [
+            "postgresql://apitokend@db/apitokend?ssl%6Dode=require",
+            "postgresql://apitokend@db/apitokend?sslmode=verify-full&sslroot%63ert=/ca.pem",
+            "postgresql://apitokend@db/apitokend?sslmode=maybe",
+        ] {
+            assert_eq!(pg(url).problem().map(|p| p.0), Some("store.url"), "{url}");
+        }
+        for mode in ["disable", "require", "verify-ca", "verify-full"] {
+            let url = format!("postgresql://apitokend@db/apitokend?sslmode={mode}");
+            assert_eq!(pg(&url).problem(), None, "{url}");
         }
     }
 

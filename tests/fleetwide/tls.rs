@@ -161,3 +161,22 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     eprintln!("a host name the certificate does not name: {err}");
     assert!(err.contains("certificate") && err.contains("name"), "{err}");
 }
+
+/// `sslmode=prefer` and `allow` would connect in the clear here (the store never tries TLS
+/// without verifying it), and a percent-encoded `sslmode` name is read by the database
+/// library but not by the store's TLS set-up: each is refused before anything is sent.
+#[test]
+fn fleet_sslmode_that_would_connect_in_plain_text_is_refused() {
+    let server = PgServer::start();
+    let url = server.database("plain");
+    for query in ["sslmode=prefer", "sslmode=allow", "ssl%6Dode=require"] {
+        let err = refused_start(&store_toml(&server, &format!("{url}?{query}")));
+        eprintln!("{query}: {err}");
+        assert!(err.contains("store.url"), "{query}: {err}");
+    }
+    let plain = server.psql_in(
+        "plain",
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'apitokend'",
+    );
+    assert_eq!(plain.trim(), "0", "connections made in plain text");
+}

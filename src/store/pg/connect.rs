@@ -2,8 +2,9 @@
 //! `password_file`, and TLS through rustls when the URL asks for it. `sslmode=require`,
 //! `verify-ca` and `verify-full` all verify the server's certificate and name against
 //! `sslrootcert` (a PEM file) or the system's roots: a fleet never talks to a server it
-//! did not verify. Without `sslmode` (or with `disable`/`prefer`) the connection is plain,
-//! which suits a Unix socket or loopback only.
+//! did not verify. Without `sslmode` (or with `disable`) the connection is plain, which
+//! suits a Unix socket or loopback only; `prefer` and `allow`, which would fall back to
+//! plain text, are refused (`config::store`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -134,7 +135,7 @@ pub(crate) fn target(store: &StoreConfig) -> Result<Target, StoreError> {
     }
     let roots = root.clone().unwrap_or_else(|| PathBuf::from(SYSTEM_ROOTS));
     let tls = match mode.as_deref() {
-        None | Some("disable" | "allow" | "prefer") => {
+        None | Some("disable") => {
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
             None
         }
@@ -144,7 +145,7 @@ pub(crate) fn target(store: &StoreConfig) -> Result<Target, StoreError> {
         }
         Some(other) => {
             return Err(bad(format!(
-                "store.url: sslmode={other} is not one of disable, require, verify-full"
+                "store.url: sslmode={other} is not one of disable, require, verify-ca, verify-full"
             )))
         }
     };
