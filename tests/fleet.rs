@@ -82,6 +82,42 @@ fn fleet_host_whose_listen_connection_was_killed_still_catches_up() {
     );
 }
 
+/// The database comes back from a backup, or a replica that lagged behind is promoted:
+/// the change log is behind where the hosts are, and the sequence numbers they applied
+/// name new changes. A delete made then still reaches every host.
+#[test]
+fn fleet_delete_reaches_every_host_after_the_change_log_went_back() {
+    let (hosts, server) = fleet(2);
+    for _ in 0..5 {
+        let other = hosts[0].create_token("root");
+        assert_eq!(status(&hosts[1], &other), 200);
+        delete(&hosts[0], &other);
+        let gone = until_refused(&hosts[1], &other, Duration::from_secs(10));
+        assert!(gone.is_some(), "a delete did not reach the other host");
+    }
+    let token = hosts[0].create_token("root");
+    assert_eq!(status(&hosts[1], &token), 200, "cached on the other host");
+    server.psql_in(
+        "fleet",
+        "DELETE FROM changes; ALTER SEQUENCE changes_seq_seq RESTART WITH 1",
+    );
+    delete(&hosts[0], &token);
+    let d = until_refused(&hosts[1], &token, Duration::from_secs(10));
+    assert!(
+        d.is_some(),
+        "a token deleted after the change log went back is still allowed on another host"
+    );
+    eprintln!("refused on the other host {d:?} after the delete");
+    let again = hosts[1].create_token("root");
+    assert_eq!(status(&hosts[0], &again), 200);
+    delete(&hosts[1], &again);
+    let d = until_refused(&hosts[0], &again, Duration::from_secs(10));
+    assert!(
+        d.is_some(),
+        "the hosts do not follow the log from its new start"
+    );
+}
+
 #[test]
 fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
     // A single host with its SQLite database, and a token on it.

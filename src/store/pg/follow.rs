@@ -87,6 +87,37 @@ pub(super) async fn append(tx: &Transaction<'_>, changes: &[Change]) -> Result<(
     Ok(())
 }
 
+/// What lies between a host's place in the change log and the log as it is now.
+enum Gap {
+    None,
+    /// Rows after the host's place were deleted (older than [`KEEP_SECONDS`]).
+    Cut,
+    /// The log is behind the host's place: the database came back from a backup or a
+    /// replica that lagged behind was promoted, and sequence numbers this host already
+    /// applied will name other changes.
+    WentBack,
+}
+
+async fn where_the_log_is(c: &tokio_postgres::Client, after: i64) -> Result<Gap, StoreError> {
+    // The sequence, unlike the table, keeps its highest number when rows are deleted.
+    let row = c
+        .query_one(
+            "SELECT (SELECT COALESCE(min(seq), 0) FROM changes),
+                    CASE WHEN is_called THEN last_value ELSE last_value - 1 END
+             FROM changes_seq_seq",
+            &[],
+        )
+        .await?;
+    let (oldest, issued): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(if issued < after {
+        Gap::WentBack
+    } else if oldest > after + 1 && after > 0 {
+        Gap::Cut
+    } else {
+        Gap::None
+    })
+}
+
 /// Where a host is in the change log, shared with `/health`.
 #[derive(Debug, Default)]
 pub struct Position {
@@ -111,20 +142,29 @@ impl PgStore {
     /// Reads and resolves every change after `after`: the changes and the last sequence.
     pub fn changes_after(&self, after: i64) -> Result<(Vec<Applied>, i64), StoreError> {
         self.read(async |c| {
-            let oldest: i64 = c
-                .query_one("SELECT COALESCE(min(seq), 0) FROM changes", &[])
-                .await?
-                .try_get(0)?;
+            let mut out = Vec::new();
+            let after = match where_the_log_is(c, after).await? {
+                Gap::None => after,
+                Gap::Cut => {
+                    out.push(Applied::Everything);
+                    after
+                }
+                // Numbers this host applied are handed out again: every row is new.
+                Gap::WentBack => {
+                    out.push(Applied::Everything);
+                    0
+                }
+            };
+            if !out.is_empty() {
+                // What was missed may have been a setting.
+                out.push(Applied::Settings(rows::settings(c).await?));
+            }
             let rows = c
                 .query(
                     "SELECT seq, kind, target FROM changes WHERE seq > $1 ORDER BY seq LIMIT 10000",
                     &[&after],
                 )
                 .await?;
-            let mut out = Vec::new();
-            if oldest > after + 1 && after > 0 {
-                out.push(Applied::Everything);
-            }
             let mut last = after;
             for r in &rows {
                 last = r.try_get(0)?;
