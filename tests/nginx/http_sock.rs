@@ -2,6 +2,7 @@
 //! and odd requests, client address headers.
 
 use super::*;
+use std::path::Path;
 
 #[test]
 fn http_sock_health_returns_200_ok() {
@@ -128,14 +129,8 @@ fn http_sock_oversized_header_is_refused_and_next_request_served() {
     assert_eq!(next.header("X-Auth-User"), Some(user.as_str()));
 }
 
-#[test]
-fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
-    let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let user = unique_name("ngq");
-    let token = daemon.create_token(&user);
-    let sock = daemon.http_sock();
-    let auth = bearer(&token);
-
+/// Every method, with or without a body, and a query string: all answered 200.
+fn assert_any_method_accepted(sock: &Path, auth: &[u8]) {
     // Any method is accepted, with or without a body.
     for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"] {
         let body: &[u8] = if matches!(method, "POST" | "PUT") {
@@ -143,24 +138,27 @@ fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
         } else {
             b""
         };
-        let resp = unix_request(&sock, method, "/auth", &[("Authorization", &auth)], body);
+        let resp = unix_request(sock, method, "/auth", &[("Authorization", auth)], body);
         assert_eq!(
             resp.status, 200,
             "{method} /auth with a valid token: {resp:?}"
         );
     }
     let resp = unix_request(
-        &sock,
+        sock,
         "GET",
         "/auth?next=%2Fapi%2F",
-        &[("Authorization", &auth)],
+        &[("Authorization", auth)],
         b"",
     );
     assert_eq!(resp.status, 200, "/auth with a query string: {resp:?}");
+}
 
+/// Authorization headers that are empty, truncated, oversized or malformed.
+fn odd_credentials<'a>(user: &str, token: &str) -> Vec<(&'a str, OwnedHeaders<'a>)> {
     let long = format!("Bearer {}", "A".repeat(8 * 1024));
     let colons = basic(user.as_bytes(), ":".repeat(1000).as_bytes());
-    let odd: Vec<(&str, OwnedHeaders)> = vec![
+    vec![
         ("empty Authorization", vec![("Authorization", vec![])]),
         ("scheme only", vec![("Authorization", b"Basic".to_vec())]),
         ("bearer only", vec![("Authorization", b"Bearer".to_vec())]),
@@ -181,31 +179,37 @@ fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
             "obs-text bytes",
             vec![("Authorization", b"Bearer \xff\xfe\x80atk_".to_vec())],
         ),
+    ]
+}
+
+/// A valid token with odd headers beside it, or with its scheme in lower case.
+fn odd_companions<'a>(token: &str, auth: &[u8]) -> Vec<(&'a str, OwnedHeaders<'a>)> {
+    vec![
         (
             "two Authorization headers",
             vec![
-                ("Authorization", auth.clone()),
+                ("Authorization", auth.to_vec()),
                 ("Authorization", b"Basic Og==".to_vec()),
             ],
         ),
         (
             "X-Real-IP garbage",
             vec![
-                ("Authorization", auth.clone()),
+                ("Authorization", auth.to_vec()),
                 ("X-Real-IP", b"not-an-ip".to_vec()),
             ],
         ),
         (
             "X-Forwarded-For garbage",
             vec![
-                ("Authorization", auth.clone()),
+                ("Authorization", auth.to_vec()),
                 ("X-Forwarded-For", b",,, ;".to_vec()),
             ],
         ),
         (
             "X-Original-URI odd",
             vec![
-                ("Authorization", auth.clone()),
+                ("Authorization", auth.to_vec()),
                 ("X-Original-URI", b"/\xff%00\"x".to_vec()),
             ],
         ),
@@ -213,23 +217,28 @@ fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
             "lower-case scheme",
             vec![("Authorization", format!("bearer {token}").into_bytes())],
         ),
-    ];
-    for (case, headers) in &odd {
-        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-        let resp = unix_request(&sock, "GET", "/auth", &headers, b"");
-        // nginx turns anything else into a 500 for the client; malformed input is not
-        // an internal failure, so 500 is wrong here too.
-        assert!(
-            matches!(resp.status, 200 | 401 | 403),
-            "{case}: status {} {resp:?}",
-            resp.status
-        );
-        if resp.status == 401 {
-            assert_eq!(resp.header("WWW-Authenticate"), Some(CHALLENGE), "{case}");
-        }
+    ]
+}
+
+/// An odd request gets 200, 401 (with the challenge) or 403, never anything else.
+fn assert_odd_answered(sock: &Path, case: &str, headers: &OwnedHeaders) {
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    let resp = unix_request(sock, "GET", "/auth", &headers, b"");
+    // nginx turns anything else into a 500 for the client; malformed input is not
+    // an internal failure, so 500 is wrong here too.
+    assert!(
+        matches!(resp.status, 200 | 401 | 403),
+        "{case}: status {} {resp:?}",
+        resp.status
+    );
+    if resp.status == 401 {
+        assert_eq!(resp.header("WWW-Authenticate"), Some(CHALLENGE), "{case}");
     }
-    // HTTP/1.0 without Host, as a minimal proxy might send it.
-    let mut stream = unix_connect(&sock);
+}
+
+/// HTTP/1.0 without Host, as a minimal proxy might send it, is answered 200.
+fn assert_http10_accepted(sock: &Path, token: &str) {
+    let mut stream = unix_connect(sock);
     stream
         .write_all(b"GET /auth HTTP/1.0\r\nAuthorization: Bearer ")
         .unwrap();
@@ -237,6 +246,23 @@ fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
     stream.write_all(b"\r\n\r\n").unwrap();
     let resp = read_response(&mut BufReader::new(stream), false).unwrap();
     assert_eq!(resp.status, 200, "HTTP/1.0 request: {resp:?}");
+}
+
+#[test]
+fn http_sock_auth_answers_only_200_401_or_403_for_odd_requests() {
+    let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
+    let user = unique_name("ngq");
+    let token = daemon.create_token(&user);
+    let sock = daemon.http_sock();
+    let auth = bearer(&token);
+
+    assert_any_method_accepted(&sock, &auth);
+    let mut odd = odd_credentials(&user, &token);
+    odd.extend(odd_companions(&token, &auth));
+    for (case, headers) in &odd {
+        assert_odd_answered(&sock, case, headers);
+    }
+    assert_http10_accepted(&sock, &token);
 }
 
 #[test]

@@ -134,25 +134,19 @@ fn nginx_post_with_body_and_valid_token_returns_200() {
     assert_allowed(&resp, &user, "token");
 }
 
-#[test]
-fn nginx_bad_credentials_return_401_with_challenge() {
-    let (daemon, nginx) = start();
-    let user = unique_name("ngx");
-    let other = unique_name("ngo");
-    let token = daemon.create_token(&user);
-    let other_token = daemon.create_token(&other);
-    // The forged tokens below only test the daemon if our checksum is the daemon's.
-    assert_eq!(
-        with_checksum(&token[..token.len() - 6]),
-        token,
-        "checksum oracle disagrees with the daemon"
-    );
-
+/// Wrong credentials of every kind for `user` (holding `token`) and `other` (holding
+/// `other_token`), each with what it is.
+fn bad_credentials(
+    user: &str,
+    token: &str,
+    other: &str,
+    other_token: &str,
+) -> Vec<(&'static str, Vec<u8>)> {
     let mut non_utf8_user = b"\xff\xfe".to_vec();
     non_utf8_user.extend_from_slice(user.as_bytes());
     let mut non_utf8_secret = token.as_bytes().to_vec();
     non_utf8_secret.extend_from_slice(b"\xc3\x28");
-    let cases: Vec<(&str, Vec<u8>)> = vec![
+    vec![
         (
             "another user's name with a valid token",
             basic(other.as_bytes(), token.as_bytes()),
@@ -163,12 +157,12 @@ fn nginx_bad_credentials_return_401_with_challenge() {
         ),
         (
             "basic with a bad checksum",
-            basic(user.as_bytes(), bad_checksum(&token).as_bytes()),
+            basic(user.as_bytes(), bad_checksum(token).as_bytes()),
         ),
-        ("bearer with a bad checksum", bearer(&bad_checksum(&token))),
+        ("bearer with a bad checksum", bearer(&bad_checksum(token))),
         (
             "bearer with a valid checksum and an unknown secret",
-            bearer(&forged_token(token_id(&token))),
+            bearer(&forged_token(token_id(token))),
         ),
         (
             "bearer with an unknown id",
@@ -197,7 +191,36 @@ fn nginx_bad_credentials_return_401_with_challenge() {
             "unknown scheme",
             format!("Digest username=\"{user}\"").into_bytes(),
         ),
-    ];
+    ]
+}
+
+/// Not one request leaked the secret part of `token` or `other_token` into the log.
+fn assert_no_secret_in_syslog(daemon: &Daemon, token: &str, other_token: &str) {
+    for secret in [&token[13..], &other_token[13..]] {
+        let leaks: Vec<String> = daemon
+            .syslog_lines()
+            .into_iter()
+            .filter(|l| l.contains(secret))
+            .collect();
+        assert!(leaks.is_empty(), "secret in syslog: {leaks:#?}");
+    }
+}
+
+#[test]
+fn nginx_bad_credentials_return_401_with_challenge() {
+    let (daemon, nginx) = start();
+    let user = unique_name("ngx");
+    let other = unique_name("ngo");
+    let token = daemon.create_token(&user);
+    let other_token = daemon.create_token(&other);
+    // The forged tokens below only test the daemon if our checksum is the daemon's.
+    assert_eq!(
+        with_checksum(&token[..token.len() - 6]),
+        token,
+        "checksum oracle disagrees with the daemon"
+    );
+
+    let cases = bad_credentials(&user, &token, &other, &other_token);
     for (case, authorization) in &cases {
         assert_challenged(&nginx.api(Some(authorization)), case);
     }
@@ -209,14 +232,7 @@ fn nginx_bad_credentials_return_401_with_challenge() {
         "reason=wrong_user",
     ]);
     // Not one of those requests leaked the secret part of a token into the log.
-    for secret in [&token[13..], &other_token[13..]] {
-        let leaks: Vec<String> = daemon
-            .syslog_lines()
-            .into_iter()
-            .filter(|l| l.contains(secret))
-            .collect();
-        assert!(leaks.is_empty(), "secret in syslog: {leaks:#?}");
-    }
+    assert_no_secret_in_syslog(&daemon, &token, &other_token);
 }
 
 #[test]
