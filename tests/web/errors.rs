@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::tokens::unique_name;
-use crate::harness::{assert_error, json, WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
+use crate::harness::{assert_error, json, Session, WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
 
 #[test]
 fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
@@ -190,6 +190,33 @@ fn web_limits_answer_409_and_422_naming_the_limit() {
     );
 }
 
+/// Two wrong passwords lock `user` out of every way in (password, token `t`, session
+/// `s`) until root resets the failures.
+fn assert_locked_until_reset(w: &WebDaemon, user: &str, t: &str, s: &Session) {
+    assert!(w
+        .daemon
+        .cli(&["settings", "set", "lockout-threshold", "2"])
+        .status
+        .success());
+    for _ in 0..2 {
+        assert_error(&w.login_response(user, "wrong", &[]), 401, "unauthorized");
+    }
+    assert_error(&w.login_response(user, USER_PASSWORD, &[]), 403, "locked");
+    assert_error(&w.bearer("GET", "/api/v1/me", t, None), 403, "locked");
+    assert_error(&s.get(w, "/api/v1/me"), 403, "locked");
+    let root = w.login("root", ROOT_PASSWORD);
+    assert_eq!(
+        root.send(w, "DELETE", &format!("/api/v1/failures/{user}"), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        w.bearer("GET", "/api/v1/me", t, None).status,
+        200,
+        "reset unlocks"
+    );
+}
+
 #[test]
 fn web_ip_denied_and_locked_answer_403() {
     let user = unique_name("wip");
@@ -235,28 +262,7 @@ fn web_ip_denied_and_locked_answer_403() {
     );
     assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
 
-    assert!(w
-        .daemon
-        .cli(&["settings", "set", "lockout-threshold", "2"])
-        .status
-        .success());
-    for _ in 0..2 {
-        assert_error(&w.login_response(&user, "wrong", &[]), 401, "unauthorized");
-    }
-    assert_error(&w.login_response(&user, USER_PASSWORD, &[]), 403, "locked");
-    assert_error(&w.bearer("GET", "/api/v1/me", &t, None), 403, "locked");
-    assert_error(&s.get(&w, "/api/v1/me"), 403, "locked");
-    let root = w.login("root", ROOT_PASSWORD);
-    assert_eq!(
-        root.send(&w, "DELETE", &format!("/api/v1/failures/{user}"), None)
-            .status,
-        204
-    );
-    assert_eq!(
-        w.bearer("GET", "/api/v1/me", &t, None).status,
-        200,
-        "reset unlocks"
-    );
+    assert_locked_until_reset(&w, &user, &t, &s);
 }
 
 #[test]
