@@ -6,16 +6,14 @@ use serde_json::json;
 use crate::common::tokens::unique_name;
 use crate::harness::{assert_error, json, Session, WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
 
-#[test]
-fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
-    let w = WebDaemon::start(&[], "");
-    let t = w.manage_token("root");
-    let auth = crate::common::tokens::bearer(&t);
+/// Malformed, mistyped and oversized bodies, and a secret where a number belongs (not
+/// echoed back), each get their JSON error.
+fn assert_bad_bodies(w: &WebDaemon, t: &str, auth: &[u8]) {
     let send = |body: &[u8], ctype: &[u8]| {
         w.call(
             "POST",
             "/api/v1/tokens",
-            &[("Authorization", &auth), ("Content-Type", ctype)],
+            &[("Authorization", auth), ("Content-Type", ctype)],
             body,
         )
     };
@@ -35,18 +33,18 @@ fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
     let r = w.call(
         "PUT",
         "/api/v1/settings/lockout-threshold",
-        &[("Authorization", &auth), ("Content-Type", jsonc)],
+        &[("Authorization", auth), ("Content-Type", jsonc)],
         format!("{{\"value\":{{\"x\":\"{t}\"}}}}").as_bytes(),
     );
     assert_error(&r, 400, "malformed");
     assert!(!r.text().contains(&t[4..]), "{r:?}");
+}
+
+/// Malformed paths and queries, unknown paths and ids, and a wrong method each get their
+/// JSON error.
+fn assert_bad_paths(w: &WebDaemon, t: &str, auth: &[u8]) {
     assert_error(
-        &w.call(
-            "GET",
-            "/api/v1/tokens/%ff",
-            &[("Authorization", &auth)],
-            b"",
-        ),
+        &w.call("GET", "/api/v1/tokens/%ff", &[("Authorization", auth)], b""),
         400,
         "malformed",
     );
@@ -54,7 +52,7 @@ fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
         &w.call(
             "GET",
             "/api/v1/tokens?limit=x",
-            &[("Authorization", &auth)],
+            &[("Authorization", auth)],
             b"",
         ),
         400,
@@ -63,35 +61,44 @@ fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
     // Found by schemathesis: a filter ending in a multibyte character made a 500.
     let odd = "/api/v1/tokens?created_after=%C2%85%C3%AEJP%F4%84%B5%BA&reverse=true";
     assert_error(
-        &w.call("GET", odd, &[("Authorization", &auth)], b""),
+        &w.call("GET", odd, &[("Authorization", auth)], b""),
         400,
         "malformed",
     );
     assert_error(
-        &w.call("GET", "/api/v1/nothing", &[("Authorization", &auth)], b""),
+        &w.call("GET", "/api/v1/nothing", &[("Authorization", auth)], b""),
         404,
         "not_found",
     );
     assert_error(
-        &w.call("PUT", "/api/v1/tokens", &[("Authorization", &auth)], b""),
+        &w.call("PUT", "/api/v1/tokens", &[("Authorization", auth)], b""),
         405,
         "method_not_allowed",
     );
     assert_error(
-        &w.bearer("GET", "/api/v1/tokens/notanid!", &t, None),
+        &w.bearer("GET", "/api/v1/tokens/notanid!", t, None),
         400,
         "malformed",
     );
     assert_error(
-        &w.bearer("GET", "/api/v1/tokens/AAAAAAAA", &t, None),
+        &w.bearer("GET", "/api/v1/tokens/AAAAAAAA", t, None),
         404,
         "not_found",
     );
     assert_error(
-        &w.bearer("DELETE", "/api/v1/tokens/AAAAAAAA", &t, None),
+        &w.bearer("DELETE", "/api/v1/tokens/AAAAAAAA", t, None),
         404,
         "not_found",
     );
+}
+
+#[test]
+fn web_malformed_oversized_and_non_utf8_bodies_get_json_errors() {
+    let w = WebDaemon::start(&[], "");
+    let t = w.manage_token("root");
+    let auth = crate::common::tokens::bearer(&t);
+    assert_bad_bodies(&w, &t, &auth);
+    assert_bad_paths(&w, &t, &auth);
     // Only the manage token exists still.
     let list = json(&w.bearer("GET", "/api/v1/tokens", &t, None));
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1, "{list}");
