@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::pg::PgServer;
 use crate::common::tokens::{bearer, forged_token};
+use crate::common::Daemon;
 use crate::nginx_harness::Nginx;
 use crate::{host, wait_store};
 
@@ -118,6 +119,17 @@ fn run(
     (samples.into_inner().unwrap(), down, back)
 }
 
+/// Tokens to be cached before the stop, tokens first used during it, and tokens the
+/// database never held.
+fn tokens(h: &Daemon) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let cached: Vec<String> = (0..TOKENS).map(|_| h.create_token("root")).collect();
+    let uncached: Vec<String> = (0..TOKENS).map(|_| h.create_token("root")).collect();
+    let strangers: Vec<String> = (0..TOKENS)
+        .map(|i| forged_token(&format!("Zz{i:06}")))
+        .collect();
+    (cached, uncached, strangers)
+}
+
 #[test]
 fn outage_30_s_database_stop_under_nginx_load_fails_no_cached_request() {
     let server = PgServer::start();
@@ -125,11 +137,7 @@ fn outage_30_s_database_stop_under_nginx_load_fails_no_cached_request() {
     let extra = "[password]\nbackend = \"none\"\n[cache]\nttl_seconds = 10\n";
     let h = host(&server, "load", 120, extra);
     let nginx = Nginx::start(&h.http_sock());
-    let cached: Vec<String> = (0..TOKENS).map(|_| h.create_token("root")).collect();
-    let uncached: Vec<String> = (0..TOKENS).map(|_| h.create_token("root")).collect();
-    let strangers: Vec<String> = (0..TOKENS)
-        .map(|i| forged_token(&format!("Zz{i:06}")))
-        .collect();
+    let (cached, uncached, strangers) = tokens(&h);
     for t in &cached {
         assert_eq!(ask(&nginx, t), 200);
     }
