@@ -118,6 +118,57 @@ fn fleet_delete_reaches_every_host_after_the_change_log_went_back() {
     );
 }
 
+/// A newer version of the daemon on one host of the fleet (a rolling upgrade) stores a
+/// setting this version does not know. The hosts of this version still apply deletes
+/// and settings made anywhere, and one of them still starts.
+#[test]
+fn fleet_setting_unknown_to_this_version_stops_no_delete_and_no_start() {
+    let (hosts, server) = fleet(2);
+    let token = hosts[0].create_token("root");
+    assert_eq!(status(&hosts[1], &token), 200);
+    server.psql_in(
+        "fleet",
+        "INSERT INTO settings (key, value) VALUES ('a-setting-of-a-newer-version', 'on')",
+    );
+    let set = hosts[0].cli(&["settings", "set", "lockout-threshold", "7"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    delete(&hosts[0], &token);
+    let d = until_refused(&hosts[1], &token, Duration::from_secs(10));
+    assert!(
+        d.is_some(),
+        "a delete made after an unknown setting was stored never reached the other host"
+    );
+    let shown = hosts[1].cli(&["settings"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("lockout-threshold") && l.contains('7')),
+        "{text}"
+    );
+    let url = server.url("fleet");
+    let toml = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+        server.password_file().display()
+    );
+    let third = Daemon::start_with(&toml, &[]);
+    let made = third.create_token("root");
+    assert_eq!(
+        status(&hosts[0], &made),
+        200,
+        "a host of this version starts"
+    );
+    // A value this version cannot read: the settings in force stay, deletes still apply.
+    server.psql_in(
+        "fleet",
+        "UPDATE settings SET value = 'many' WHERE key = 'lockout-threshold'",
+    );
+    let set = hosts[0].cli(&["settings", "set", "lockout-window", "10m"]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    delete(&hosts[0], &made);
+    let d = until_refused(&hosts[1], &made, Duration::from_secs(10));
+    assert!(d.is_some(), "a setting that cannot be read stopped deletes");
+}
+
 #[test]
 fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
     // A single host with its SQLite database, and a token on it.

@@ -87,6 +87,20 @@ pub(super) async fn append(tx: &Transaction<'_>, changes: &[Change]) -> Result<(
     Ok(())
 }
 
+/// The settings after a change to them. When they cannot be read (a value this version
+/// cannot parse), the host keeps those in force and forgets its cached tokens, and the
+/// changes after it still apply: one bad row must not stop every revocation.
+async fn settings_or_everything(c: &tokio_postgres::Client) -> Result<Applied, StoreError> {
+    match rows::settings(c).await {
+        Ok(s) => Ok(Applied::Settings(s)),
+        Err(e @ StoreError::Corrupt { .. }) => {
+            eprintln!("apitokend: a settings change from another host cannot be applied: {e}; keeping the settings in force");
+            Ok(Applied::Everything)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// What lies between a host's place in the change log and the log as it is now.
 enum Gap {
     None,
@@ -171,7 +185,7 @@ impl PgStore {
                 let (k, t): (String, String) = (r.try_get(1)?, r.try_get(2)?);
                 out.push(match k.as_str() {
                     "token" => Applied::Token(t),
-                    "settings" => Applied::Settings(rows::settings(c).await?),
+                    "settings" => settings_or_everything(c).await?,
                     "failure" => {
                         let row = rows::failure_of(c, &t).await?;
                         Applied::Failure(t, row)

@@ -6,11 +6,17 @@ use super::super::{AuditQuery, AuditRow, FailureRow, SharedFailure, StoreError};
 use crate::audit::Event;
 use crate::settings::Settings;
 
+/// The settings in force. A key this version does not know was stored by a newer version
+/// of the daemon on another host of the fleet (a rolling upgrade): it is left to the
+/// hosts that know it. A known key with a value that does not parse is an error.
 pub(super) async fn settings(c: &impl GenericClient) -> Result<Settings, StoreError> {
     let rows = c.query("SELECT key, value FROM settings", &[]).await?;
     let mut settings = Settings::default();
     for r in rows {
         let (k, v): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        if crate::settings::descriptor(&k).is_err() {
+            continue;
+        }
         settings.set(&k, &v).map_err(|e| StoreError::Corrupt {
             what: format!("setting {k}"),
             detail: e.0,
