@@ -34,7 +34,8 @@ wrk_run() {
 rps_of() { awk '/^Requests\/sec:/ { print $2 }'; }
 requests_of() { awk '/ requests in / { print $1 }'; }
 # Median of the numbers on stdin: one disturbed round does not move it.
-median() { sort -g | awk '{ v[n++] = $1 } END { if (!n) print 0; else if (n % 2) printf "%.2f", v[(n - 1) / 2]; else printf "%.2f", (v[n / 2 - 1] + v[n / 2]) / 2 }'; }
+# `median 3`: with three decimals (two by default).
+median() { sort -g | awk -v f="%.${1:-2}f" '{ v[n++] = $1 } END { if (!n) print 0; else if (n % 2) printf f, v[(n - 1) / 2]; else printf f, (v[n / 2 - 1] + v[n / 2]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 # Microseconds of CPU per request from a tick difference and a request count.
 us_per() { awk -v t="$1" -v n="$2" -v hz="$clk_tck" 'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print 0 }'; }

@@ -84,7 +84,8 @@ done
 echo "nginx on $base (1 worker); both daemons answer 204 through it"
 
 section "Hot path: a cached token (-t$threads -c$connections -d${duration}s, $rounds rounds)"
-declare -A rps us
+declare -A rps us last_rps last_us
+paired_rps="" paired_us=""
 for name in sqlite pg; do
     hot_token=${token[$name]}
     wrk_run -t"$threads" -c"$connections" -d1s -H "Authorization: Bearer $hot_token" "$base/$name/x" >/dev/null
@@ -110,14 +111,19 @@ for ((round = 1; round <= rounds; round++)); do
         hot_token=${token[$name]}
         read -r r u < <(measured_run "/$name/x" "${daemon_pid[$name]}")
         rps[$name]+="$r " us[$name]+="$u "
+        last_rps[$name]=$r last_us[$name]=$u
         printf '  round %d  %-7s %10s req/s %8s us CPU per request\n' "$round" "$name" "$r" "$u"
     done
+    # The two runs of a round are next to each other in time: their ratio is the least
+    # disturbed by load that changes over the whole benchmark.
+    paired_rps+="$(ratio "${last_rps[pg]}" "${last_rps[sqlite]}") "
+    paired_us+="$(ratio "${last_us[pg]}" "${last_us[sqlite]}") "
 done
 commits_after=$(commits)
 elapsed=$((SECONDS - started))
 
 section "Summary"
-med() { tr ' ' '\n' <<<"$1" | grep . | median; }
+med() { tr ' ' '\n' <<<"$1" | grep . | median "${2:-2}"; }
 sr=$(med "${rps[sqlite]}") pr=$(med "${rps[pg]}") su=$(med "${us[sqlite]}") pu=$(med "${us[pg]}")
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); nginx 1 worker; wrk -t$threads -c$connections -d${duration}s x $rounds rounds"
 ((smoke)) && echo "SMOKE RUN: the figures mean nothing"
@@ -125,5 +131,7 @@ printf '%-10s %12s %14s\n' "store" "req/s" "us CPU/req"
 printf '%-10s %12s %14s\n' sqlite "$sr" "$su" postgres "$pr" "$pu"
 printf 'postgres / sqlite: req/s %s, CPU per request %s (goal: within 5%%, 0.95..1.05)\n' \
     "$(ratio "$pr" "$sr")" "$(ratio "$pu" "$su")"
+printf 'postgres / sqlite, each round on its own (%s): median: req/s %s, CPU per request %s\n' \
+    "${paired_rps% }" "$(med "$paired_rps" 3)" "$(med "$paired_us" 3)"
 echo "idle CPU (background work): sqlite ${idle[sqlite]} ms/s, postgres ${idle[pg]} ms/s"
 echo "database transactions committed during ${elapsed} s of runs: $((commits_after - commits_before)) (catch-up and housekeeping; none per request)"
