@@ -171,7 +171,7 @@ impl PgStore {
             };
             if !out.is_empty() {
                 // What was missed may have been a setting.
-                out.push(Applied::Settings(rows::settings(c).await?));
+                out.push(settings_or_everything(c).await?);
             }
             let rows = c
                 .query(
