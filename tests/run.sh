@@ -51,6 +51,22 @@ packages=(
     nodejs
 )
 
+# The tests run the built binaries as other users (Apache's www-data, accounts made with
+# useradd), so every directory from / down to the checkout must be searchable by them. A
+# checkout in a mktemp -d directory (mode 0700) is not: such directories get o+x (search,
+# not listing), and each one is named.
+open_path_to_checkout() {
+    local dir
+    dir=$(pwd -P)
+    while [[ $dir != / ]]; do
+        if ((!(0$(stat -c %a "$dir") & 1))); then
+            chmod o+x "$dir"
+            echo "made $dir searchable by other users (chmod o+x): the tests run binaries as them"
+        fi
+        dir=$(dirname "$dir")
+    done
+}
+
 install_packages() {
     local missing=() pkg
     for pkg in "${packages[@]}"; do
@@ -129,6 +145,7 @@ fi
 
 step "Debian packages" install_packages
 step "Rust components" ensure_rust_components
+step "Checkout reachable by the tests' other users" open_path_to_checkout
 step "Formatting (cargo fmt --check)" cargo fmt --all -- --check
 step "Lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -- -D warnings
 step "Build (daemon, command line, Apache helper, PAM module)" cargo build --workspace
