@@ -2,6 +2,7 @@
 //! the shipped `packaging/apache/apitoken.conf` (see `apache_harness`), and the helper's
 //! own hardening: it lets nobody in unless the daemon said so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 mod apache_harness;
 mod common;

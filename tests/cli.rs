@@ -2,6 +2,7 @@
 //! harness and drives it only with the real `apitoken` binary (as root, as regular users
 //! through `runuser`, and as members of the admin group).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 mod common;
 

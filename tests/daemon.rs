@@ -1,6 +1,7 @@
 //! The daemon's life cycle through its real binary: configuration errors, socket files
 //! and modes, stale sockets after a crash, SIGTERM, SIGHUP reload, and the check socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 mod common;
 

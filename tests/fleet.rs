@@ -3,6 +3,7 @@
 //! killed still catches up, a single host's database moves in once, an outage keeps
 //! cached tokens only. What one host changes reaching the others through nginx is
 //! `tests/fleetwide/`.
+#![warn(clippy::too_many_lines)]
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! over, while `wrk` drives a real nginx in front of it. The web face's socket (`web`, as
 //! `apitokend-web.socket` names it) is handed over the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)]
+#![warn(clippy::too_many_lines)]
 
 mod common;
 mod nginx_harness;

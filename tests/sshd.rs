@@ -4,6 +4,7 @@
 //! stack is the shipped `packaging/pam/sshd.example`, with `pam_matrix.so` standing in for
 //! `pam_unix.so` so that no account needs a real password.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 mod common;
 #[allow(dead_code)]

@@ -3,6 +3,7 @@
 //! the share, `login` tokens (for PAM) get nothing, and Apache's error log says why a
 //! token was refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 mod apache_harness;
 mod common;

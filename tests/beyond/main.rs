@@ -6,6 +6,7 @@
 //! ask `http.sock` directly with the headers nginx would send (`X-Real-IP`,
 //! `X-Original-Method`, `X-Original-URI`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -2,6 +2,7 @@
 //! (git-http-backend via fcgiwrap behind nginx), python-requests and curl with `.netrc`,
 //! and promtool on a live `/metrics`. A missing tool fails the test with what to install.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -11,6 +11,7 @@
 //! This file holds the crash test; `load` its background writers; `down` holds the
 //! daemon-down test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -6,6 +6,7 @@
 //! password attempts on any host count towards one lockout (SPEC §13); the database
 //! connection is verified with TLS when the URL asks for it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

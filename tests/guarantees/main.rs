@@ -4,6 +4,7 @@
 //! password backend of real libpam (pam_wrapper's pam_matrix). Every test is named after
 //! the guarantee it proves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

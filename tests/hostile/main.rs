@@ -11,6 +11,7 @@
 //! This file holds the shared clients and the proof of life; `http`, `frames`,
 //! `connections` and `argon2` hold the attacks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

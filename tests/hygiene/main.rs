@@ -11,6 +11,7 @@
 //! This file holds the search; `exercise` drives the front ends, `web` the web face, and
 //! `dumpable` checks the process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

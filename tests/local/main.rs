@@ -3,6 +3,7 @@
 //! holding connections to every socket (`deny`), and planting a runtime directory, a relay
 //! socket or a password oracle for a daemon not run as root (`planted`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

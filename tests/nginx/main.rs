@@ -1,6 +1,7 @@
 //! End to end through a real nginx configured from `packaging/nginx/apitokend.conf`
 //! (SPEC section 7), and straight against `http.sock` with raw HTTP/1.1 (`http_sock`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -89,28 +89,7 @@ fn outage_cached_tokens_work_within_grace_and_nothing_else_on_any_front_end() {
         "a cached token within the grace"
     );
     wait_store(&h, false);
-    for args in [
-        &["create", "--name", "x"][..],
-        &["list", "--json"],
-        &["delete", token_id(&cached)],
-        &["settings", "set", "lockout-threshold", "3"],
-    ] {
-        refused_naming_the_database(&h, args, server.port);
-    }
-    let (r, took) = timed(|| web(&h, manage, "/api/v1/tokens"));
-    assert!(took < QUICK, "the REST API took {took:?}");
-    assert_eq!(r.status, 503, "{}", r.text());
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("PostgreSQL at"));
-    // A credential the host cannot check: the REST API says why, as for a refused change.
-    let r = web(&h, unseen, "/api/v1/me");
-    assert_eq!(r.status, 503, "{}", r.text());
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+    changes_refused_naming_the_database(&h, &cached, manage, unseen, server.port);
 
     // Past the grace the cached token cannot be decided either.
     assert!(
@@ -127,6 +106,44 @@ fn outage_cached_tokens_work_within_grace_and_nothing_else_on_any_front_end() {
         assert!(eventually(Duration::from_secs(10), || status(&h, token) == 200));
         assert_eq!(fronts(&h, &pam, token), (200, Outcome::Success, Some(0)));
     }
+    nothing_refused_was_done(&h);
+}
+
+/// Admin commands and the REST API are refused quickly, naming the database; a
+/// credential the host cannot check gets the same answer.
+fn changes_refused_naming_the_database(
+    h: &Daemon,
+    cached: &str,
+    manage: &str,
+    unseen: &str,
+    port: u16,
+) {
+    for args in [
+        &["create", "--name", "x"][..],
+        &["list", "--json"],
+        &["delete", token_id(cached)],
+        &["settings", "set", "lockout-threshold", "3"],
+    ] {
+        refused_naming_the_database(h, args, port);
+    }
+    let (r, took) = timed(|| web(h, manage, "/api/v1/tokens"));
+    assert!(took < QUICK, "the REST API took {took:?}");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("PostgreSQL at"));
+    // A credential the host cannot check: the REST API says why, as for a refused change.
+    let r = web(h, unseen, "/api/v1/me");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+}
+
+/// Nothing refused during the outage was done: no token `x`, the threshold unchanged.
+fn nothing_refused_was_done(h: &Daemon) {
     let listed = h.cli_ok(&["list", "--json"]);
     assert!(
         !listed.contains("\"x\""),

@@ -6,6 +6,7 @@
 //! meanwhile reach the database when it is back; a host killed during creates loses no
 //! token it acknowledged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -10,6 +10,7 @@
 //! This file covers the shipped stack; `stacks` covers other stack shapes and the module
 //! binary itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;

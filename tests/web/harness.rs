@@ -201,6 +201,13 @@ pub fn json(resp: &Response) -> Value {
     serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {resp:?}"))
 }
 
+/// The CLI's `--json` output, asserting that the command succeeded.
+pub fn json_cli(w: &WebDaemon, args: &[&str]) -> Value {
+    let out = w.daemon.cli(args);
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Asserts a JSON error with `status` and `code`.
 #[track_caller]
 pub fn assert_error(resp: &Response, status: u16, code: &str) {

@@ -2,6 +2,7 @@
 //! a real nginx configured with the shipped snippet, passwords through real libpam
 //! (pam_wrapper and pam_matrix), sessions in the real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::too_many_lines)]
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -14,5 +15,6 @@ mod errors;
 mod harness;
 mod nginx;
 mod page;
+mod rows;
 mod sessions;
 mod throttle;

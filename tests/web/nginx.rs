@@ -102,110 +102,92 @@ impl Drop for WebNginx {
     }
 }
 
+const JSON_CONTENT: (&str, &[u8]) = ("Content-Type", b"application/json");
+
+/// A session cookie and its CSRF token, used through nginx.
+struct Proxied<'a> {
+    nginx: &'a WebNginx,
+    cookie: String,
+    csrf: String,
+}
+
+impl Proxied<'_> {
+    /// Logs root in through nginx and checks the cookie nginx passes back.
+    fn login(nginx: &WebNginx) -> Proxied<'_> {
+        let login = nginx.call(
+            "POST",
+            "/tokens/api/v1/session",
+            &[JSON_CONTENT],
+            json!({"user": "root", "password": ROOT_PASSWORD})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(login.status, 201, "{login:?}");
+        let set_cookie = login.header("set-cookie").unwrap().to_string();
+        assert!(
+            set_cookie.contains("Path=/tokens/")
+                && set_cookie.contains("HttpOnly")
+                && set_cookie.contains("SameSite=Strict")
+                && !set_cookie.contains("Secure"),
+            "{set_cookie}"
+        );
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        let csrf = json(&login)["csrf"].as_str().unwrap().to_string();
+        Proxied {
+            nginx,
+            cookie,
+            csrf,
+        }
+    }
+
+    /// Sends the raw body with the cookie and the CSRF token.
+    fn raw(&self, method: &str, path: &str, body: &[u8]) -> Response {
+        self.nginx.call(
+            method,
+            path,
+            &[
+                JSON_CONTENT,
+                ("Cookie", self.cookie.as_bytes()),
+                ("X-CSRF-Token", self.csrf.as_bytes()),
+            ],
+            body,
+        )
+    }
+
+    fn with(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Response {
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        self.raw(method, path, text.as_bytes())
+    }
+}
+
 #[test]
 fn web_through_nginx_snippet_sessions_tokens_and_errors() {
     let w = WebDaemon::start(&[], "");
     let nginx = WebNginx::start(&w.web_sock());
-    let jsonc: (&str, &[u8]) = ("Content-Type", b"application/json");
-    let login = nginx.call(
-        "POST",
-        "/tokens/api/v1/session",
-        &[jsonc],
-        json!({"user": "root", "password": ROOT_PASSWORD})
-            .to_string()
-            .as_bytes(),
-    );
-    assert_eq!(login.status, 201, "{login:?}");
-    let set_cookie = login.header("set-cookie").unwrap().to_string();
-    assert!(
-        set_cookie.contains("Path=/tokens/")
-            && set_cookie.contains("HttpOnly")
-            && set_cookie.contains("SameSite=Strict")
-            && !set_cookie.contains("Secure"),
-        "{set_cookie}"
-    );
-    let cookie = set_cookie.split(';').next().unwrap().to_string();
-    let csrf = json(&login)["csrf"].as_str().unwrap().to_string();
-    let with = |method: &str, path: &str, body: Option<serde_json::Value>| {
-        let text = body.map(|b| b.to_string()).unwrap_or_default();
-        nginx.call(
-            method,
-            path,
-            &[
-                jsonc,
-                ("Cookie", cookie.as_bytes()),
-                ("X-CSRF-Token", csrf.as_bytes()),
-            ],
-            text.as_bytes(),
-        )
-    };
-    let made = with(
+    let p = Proxied::login(&nginx);
+    let made = p.with(
         "POST",
         "/tokens/api/v1/tokens",
         Some(json!({"name": "via nginx"})),
     );
     assert_eq!(made.status, 201, "{made:?}");
     let id = json(&made)["id"].as_str().unwrap().to_string();
-    let list = json(&with("GET", "/tokens/api/v1/tokens", None));
+    let list = json(&p.with("GET", "/tokens/api/v1/tokens", None));
     assert_eq!(list["tokens"][0]["id"], id.as_str());
-    // The client address nginx saw is the one the daemon judged.
-    assert!(w
-        .daemon
-        .cli(&["allow-ip", "add", "192.0.2.0/24"])
-        .status
-        .success());
-    assert_error(&with("GET", "/tokens/api/v1/me", None), 403, "ip_denied");
-    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
-    // A client's own X-Real-IP is replaced by nginx.
-    assert!(w
-        .daemon
-        .cli(&["allow-ip", "add", "192.0.2.0/24"])
-        .status
-        .success());
-    let spoof = nginx.call(
-        "GET",
-        "/tokens/api/v1/me",
-        &[("Cookie", cookie.as_bytes()), ("X-Real-IP", b"192.0.2.1")],
-        b"",
-    );
-    assert_error(&spoof, 403, "ip_denied");
-    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
-    // Errors keep their JSON through the proxy, the 413 included.
-    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(70 * 1024));
-    let r = nginx.call(
-        "POST",
-        "/tokens/api/v1/tokens",
-        &[
-            jsonc,
-            ("Cookie", cookie.as_bytes()),
-            ("X-CSRF-Token", csrf.as_bytes()),
-        ],
-        big.as_bytes(),
-    );
-    assert_error(&r, 413, "too_large");
-    assert_error(
-        &with(
-            "POST",
-            "/tokens/api/v1/tokens",
-            Some(json!({"expires": "nope"})),
-        ),
-        400,
-        "malformed",
-    );
-    let no_csrf = nginx.call(
-        "DELETE",
-        &format!("/tokens/api/v1/tokens/{id}"),
-        &[("Cookie", cookie.as_bytes())],
-        b"",
-    );
-    assert_error(&no_csrf, 403, "csrf");
+    client_address_is_the_one_nginx_saw(&w, &p);
+    errors_keep_their_json(&p, &id);
     assert_eq!(
-        with("DELETE", &format!("/tokens/api/v1/tokens/{id}"), None).status,
+        p.with("DELETE", &format!("/tokens/api/v1/tokens/{id}"), None)
+            .status,
         204
     );
-    let out = with("DELETE", "/tokens/api/v1/session", None);
+    let out = p.with("DELETE", "/tokens/api/v1/session", None);
     assert_eq!(out.status, 204, "{out:?}");
-    assert_error(&with("GET", "/tokens/api/v1/me", None), 401, "unauthorized");
+    assert_error(
+        &p.with("GET", "/tokens/api/v1/me", None),
+        401,
+        "unauthorized",
+    );
     // A manage token over nginx, Bearer.
     let t = w.manage_token("root");
     let me = nginx.call(
@@ -215,4 +197,52 @@ fn web_through_nginx_snippet_sessions_tokens_and_errors() {
         b"",
     );
     assert_eq!(me.status, 200, "{me:?}");
+}
+
+/// The client address nginx saw is the one the daemon judged; a client's own X-Real-IP
+/// is replaced by nginx.
+fn client_address_is_the_one_nginx_saw(w: &WebDaemon, p: &Proxied) {
+    assert!(w
+        .daemon
+        .cli(&["allow-ip", "add", "192.0.2.0/24"])
+        .status
+        .success());
+    assert_error(&p.with("GET", "/tokens/api/v1/me", None), 403, "ip_denied");
+    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
+    assert!(w
+        .daemon
+        .cli(&["allow-ip", "add", "192.0.2.0/24"])
+        .status
+        .success());
+    let spoof = p.nginx.call(
+        "GET",
+        "/tokens/api/v1/me",
+        &[("Cookie", p.cookie.as_bytes()), ("X-Real-IP", b"192.0.2.1")],
+        b"",
+    );
+    assert_error(&spoof, 403, "ip_denied");
+    assert!(w.daemon.cli(&["allow-ip", "clear"]).status.success());
+}
+
+/// Errors keep their JSON through the proxy, the 413 included.
+fn errors_keep_their_json(p: &Proxied, id: &str) {
+    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(70 * 1024));
+    let r = p.raw("POST", "/tokens/api/v1/tokens", big.as_bytes());
+    assert_error(&r, 413, "too_large");
+    assert_error(
+        &p.with(
+            "POST",
+            "/tokens/api/v1/tokens",
+            Some(json!({"expires": "nope"})),
+        ),
+        400,
+        "malformed",
+    );
+    let no_csrf = p.nginx.call(
+        "DELETE",
+        &format!("/tokens/api/v1/tokens/{id}"),
+        &[("Cookie", p.cookie.as_bytes())],
+        b"",
+    );
+    assert_error(&no_csrf, 403, "csrf");
 }

@@ -54,6 +54,22 @@ fn get(w: &WebDaemon, path: &str, cookie: &str) -> Response {
 #[test]
 fn web_page_works_without_javascript_and_shows_the_token_once() {
     let w = WebDaemon::start(&[], "");
+    anonymous_page_is_self_contained(&w);
+    let (cookie, csrf) = sign_in(&w, "root", ROOT_PASSWORD);
+    let token = create_through_the_form(&w, &cookie, &csrf);
+    revoke_needs_confirmation_and_csrf(&w, &cookie, &csrf, &token[4..12]);
+    admin_changes_a_setting_and_every_tab_renders(&w, &cookie, &csrf);
+    let out = form(&w, "/logout", Some(&cookie), &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert!(
+        get(&w, "/", &cookie).text().contains("login-user"),
+        "signed out"
+    );
+}
+
+/// The signed-out page: a login form, a strict CSP, no external assets, a wrong
+/// password refused with an alert.
+fn anonymous_page_is_self_contained(w: &WebDaemon) {
     let anon = w.call("GET", "/", &[], b"");
     assert_eq!(anon.status, 200);
     assert!(
@@ -73,21 +89,23 @@ fn web_page_works_without_javascript_and_shows_the_token_once() {
         assert_eq!(w.call("GET", asset, &[], b"").status, 200);
     }
     let bad = form(
-        &w,
+        w,
         "/login",
         None,
         &[("user", "root"), ("password", "wrong")],
     );
     assert_eq!(bad.status, 401);
     assert!(bad.text().contains("role=\"alert\""), "{bad:?}");
+}
 
-    let (cookie, csrf) = sign_in(&w, "root", ROOT_PASSWORD);
+/// A token made through the HTML form, shown once only. Returns the token.
+fn create_through_the_form(w: &WebDaemon, cookie: &str, csrf: &str) -> String {
     let made = form(
-        &w,
+        w,
         "/tokens",
-        Some(&cookie),
+        Some(cookie),
         &[
-            ("csrf", &csrf),
+            ("csrf", csrf),
             ("tab", "mine"),
             ("name", "from the page"),
             ("expires", "1y"),
@@ -104,62 +122,56 @@ fn web_page_works_without_javascript_and_shows_the_token_once() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed[0]["scopes"], "read");
     assert_eq!(listed[0]["paths"], serde_json::json!(["/api/ci/"]));
-    let after = get(&w, "/", &cookie).text();
+    let after = get(w, "/", cookie).text();
     assert!(
         after.contains("from the page") && !after.contains(&token[13..]),
         "shown once only"
     );
-    let id = &token[4..12];
-    let confirm = get(&w, &format!("/?tab=mine&confirm={id}"), &cookie).text();
+    token.to_string()
+}
+
+/// Revoking asks first; without the CSRF field nothing is revoked.
+fn revoke_needs_confirmation_and_csrf(w: &WebDaemon, cookie: &str, csrf: &str, id: &str) {
+    let confirm = get(w, &format!("/?tab=mine&confirm={id}"), cookie).text();
     assert!(
         confirm.contains("Revoke this token?") && confirm.contains("from the page"),
         "{confirm}"
     );
-
-    // Without the CSRF field nothing is revoked.
     let refused = form(
-        &w,
+        w,
         &format!("/tokens/{id}/revoke"),
-        Some(&cookie),
+        Some(cookie),
         &[("csrf", "x")],
     );
     assert_eq!(refused.status, 403, "{refused:?}");
-    assert!(get(&w, "/", &cookie).text().contains(id));
+    assert!(get(w, "/", cookie).text().contains(id));
     let revoked = form(
-        &w,
+        w,
         &format!("/tokens/{id}/revoke"),
-        Some(&cookie),
-        &[("csrf", &csrf), ("tab", "mine")],
+        Some(cookie),
+        &[("csrf", csrf), ("tab", "mine")],
     );
     assert_eq!(revoked.status, 303, "{revoked:?}");
-    assert!(!get(&w, "/", &cookie).text().contains(id));
+    assert!(!get(w, "/", cookie).text().contains(id));
+}
 
-    // An admin changes a setting; every tab renders.
+/// An admin changes a setting; every tab renders.
+fn admin_changes_a_setting_and_every_tab_renders(w: &WebDaemon, cookie: &str, csrf: &str) {
     let saved = form(
-        &w,
+        w,
         "/settings",
-        Some(&cookie),
-        &[("csrf", &csrf), ("key", "max-validity"), ("value", "1y")],
+        Some(cookie),
+        &[("csrf", csrf), ("key", "max-validity"), ("value", "1y")],
     );
     assert_eq!(saved.status, 303, "{saved:?}");
-    let settings = get(&w, "/?tab=settings", &cookie).text();
+    let settings = get(w, "/?tab=settings", cookie).text();
     assert!(
         settings.contains("<option selected>1y</option>"),
         "{settings}"
     );
     for tab in ["manager", "audit", "failures"] {
-        assert_eq!(
-            get(&w, &format!("/?tab={tab}"), &cookie).status,
-            200,
-            "{tab}"
-        );
+        assert_eq!(get(w, &format!("/?tab={tab}"), cookie).status, 200, "{tab}");
     }
-    let out = form(&w, "/logout", Some(&cookie), &[("csrf", &csrf)]);
-    assert_eq!(out.status, 303);
-    assert!(
-        get(&w, "/", &cookie).text().contains("login-user"),
-        "signed out"
-    );
 }
 
 #[test]

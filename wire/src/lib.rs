@@ -12,7 +12,7 @@
 //! login. Buffers that may hold a secret are wiped with `zeroize`.
 // Functions stay under 60 lines (clippy.toml); test code is exempt, since a scenario or a
 // rule table reads best in one piece.
-#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+#![warn(clippy::too_many_lines)]
 
 #[cfg(feature = "admin")]
 pub mod admin;
