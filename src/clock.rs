@@ -26,6 +26,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// Seconds since the epoch, from the system clock: for code that has no engine (and so
+/// no injected clock) at hand.
+pub fn now() -> i64 {
+    SystemClock.now()
+}
+
 /// A clock that moves only when told to.
 #[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);

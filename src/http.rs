@@ -232,7 +232,7 @@ fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
         engine.cache().len() as u64,
     )];
     if let Some(c) = engine.store().contact() {
-        let since = c.seconds_since(crate::engine::now()).unwrap_or(i64::MAX);
+        let since = c.seconds_since(crate::clock::now()).unwrap_or(i64::MAX);
         out.push((
             "apitokend_store_up",
             "1 when the last call reached the database, else 0.",
@@ -259,7 +259,7 @@ fn health(engine: &Engine) -> Reply {
         return Reply::new(200, "ok\n");
     };
     let since = c
-        .seconds_since(crate::engine::now())
+        .seconds_since(crate::clock::now())
         .map_or("never".to_string(), |s| format!("{s} s ago"));
     if c.is_up() {
         Reply::new(

@@ -7,7 +7,8 @@ use super::proto::{ListFilter, TokenInfo, TokenPage, MAX_PAGE};
 use super::reply::{require_admin, to_value, Outcome};
 use super::tokens::info;
 use super::Failure;
-use crate::engine::{now, Engine};
+use crate::clock::now;
+use crate::engine::Engine;
 use crate::peer::Peer;
 use crate::store::{Cursor, SortKey, TokenFilter};
 

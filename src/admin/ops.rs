@@ -9,7 +9,8 @@ use super::proto::{AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, Set
 use super::reply::{actor, require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
 use super::{listing, tokens};
-use crate::engine::{now, Engine, NetworkChange, TokenRequest};
+use crate::clock::now;
+use crate::engine::{Engine, NetworkChange, TokenRequest};
 use crate::peer::Peer;
 use crate::settings::Settings;
 

@@ -5,8 +5,9 @@
 use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
 use super::reply::{actor, to_value, Outcome};
 use super::Failure;
+use crate::clock::now;
 use crate::clock::rfc3339;
-use crate::engine::{now, Engine, TokenRequest};
+use crate::engine::{Engine, TokenRequest};
 use crate::peer::Peer;
 use crate::scope::Scopes;
 use crate::store::TokenRecord;

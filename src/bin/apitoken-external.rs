@@ -7,8 +7,7 @@
 //! credentials or refused input, 3 address not allowed, password logins off or outside
 //! the token's scopes, 7 locked out, 50 daemon unreachable or misconfigured (including
 //! `--help`, `--version` and unknown arguments). Nothing it prints contains the secret.
-// Functions stay under 60 lines (clippy.toml); test code is exempt, since a scenario or a
-// rule table reads best in one piece.
+// Functions stay under 60 lines (clippy.toml), test code included.
 #![warn(clippy::too_many_lines)]
 
 use std::io::{self, Read};

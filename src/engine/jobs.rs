@@ -26,7 +26,7 @@ impl Engine {
                 .with("name", t.name.as_str())
                 .with(
                     "expires",
-                    t.expires_at.map(crate::admin::rfc3339).unwrap_or_default(),
+                    t.expires_at.map(crate::clock::rfc3339).unwrap_or_default(),
                 );
             self.syslog.emit(&event, Severity::Warning);
         }

@@ -187,11 +187,6 @@ pub struct Engine {
     started: Instant,
 }
 
-/// Seconds since the epoch, from the system clock.
-pub fn now() -> i64 {
-    SystemClock.now()
-}
-
 impl Engine {
     /// Builds the engine over an open store, on the system clock.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Engine, EngineError> {

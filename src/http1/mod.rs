@@ -25,7 +25,7 @@ pub use reply::{field_value_ok, Reply};
 use std::future::Future;
 use std::time::Duration;
 
-use crate::server::Handle;
+use crate::shutdown::Handle;
 use input::Input;
 use parse::Parsed;
 use reply::Persist;

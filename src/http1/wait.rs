@@ -12,7 +12,7 @@ use tokio::io::Interest;
 use tokio::time::{Instant, Sleep};
 
 use super::{Stop, HEAD_TIMEOUT};
-use crate::server::{Handle, REQUEST_GRACE};
+use crate::shutdown::{Handle, REQUEST_GRACE};
 use crate::system::{watch, OwnedSocket};
 
 /// A connection's stream: non-blocking, read and written directly.

@@ -16,8 +16,8 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use tokio::io::Interest;
 
 use super::budget::{Budget, Slot};
-use super::shutdown::Handle;
 use crate::http::PeerAddr;
+use crate::shutdown::Handle;
 
 /// A connection's whole service.
 pub type Conn = Pin<Box<dyn Future<Output = ()> + Send>>;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::shutdown::Handle;
-use crate::engine::{now, Engine};
+use crate::clock::now;
+use crate::engine::Engine;
+use crate::shutdown::Handle;
 
 /// Runs the engine's upkeep (last-used data, old failure records) now.
 pub async fn write_last_used(engine: &Arc<Engine>) {

@@ -16,12 +16,10 @@ mod bind;
 mod budget;
 mod jobs;
 mod reload;
-mod shutdown;
 mod systemd;
 mod web_conn;
 
 pub use bind::{bind, from_systemd, Listeners, SocketFile};
-pub use shutdown::{Handle, REQUEST_GRACE};
 pub use systemd::notify;
 
 use std::path::PathBuf;
@@ -30,9 +28,9 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::shutdown::Shutdown;
 use crate::store::{SqliteStore, Store};
 use budget::{Budget, Limits, Peers};
-use shutdown::Shutdown;
 
 /// Why the daemon could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +119,12 @@ fn tcp(l: std::net::TcpListener) -> std::io::Result<Tcp> {
 fn service<L: accept::Listen>(
     budget: Option<Arc<Budget>>,
     inline: bool,
-    serve: impl Fn(L::Stream, crate::http::PeerAddr, Option<budget::Slot>, shutdown::Handle) -> accept::Conn
+    serve: impl Fn(
+            L::Stream,
+            crate::http::PeerAddr,
+            Option<budget::Slot>,
+            crate::shutdown::Handle,
+        ) -> accept::Conn
         + Send
         + Sync
         + 'static,

@@ -10,7 +10,7 @@ use crate::engine::Engine;
 /// Re-reads the configuration file and applies what can change while running.
 pub fn reload(engine: &Engine, path: Option<&Path>) {
     notify("RELOADING=1");
-    let now = crate::engine::now();
+    let now = crate::clock::now();
     // A reader bug must not take the running daemon down with it: a panic while reading
     // the file is a refused reload like any other error.
     let loaded = std::panic::catch_unwind(|| Config::load(path)).unwrap_or_else(|_| {

@@ -15,8 +15,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 use super::accept::{Conn, Listen};
 use super::budget::Slot;
-use super::shutdown::{Handle, REQUEST_GRACE};
 use crate::http::PeerAddr;
+use crate::shutdown::{Handle, REQUEST_GRACE};
 
 /// The HTTP/1.1 settings of the web face.
 fn http1_builder() -> http1::Builder {

@@ -243,7 +243,7 @@ async fn session_caller(
 ) -> Result<Caller, ApiError> {
     let engine = web.engine.clone();
     let (hash, limits) = (id_hash(id), limits(&engine));
-    let now = crate::engine::now();
+    let now = crate::clock::now();
     let e = engine.clone();
     let user = tokio::task::spawn_blocking(move || e.store().session_touch(&hash, now, limits))
         .await

@@ -145,7 +145,7 @@ pub async fn login(
 ) -> Result<LoggedIn, ApiError> {
     let engine = &web.engine;
     let addr = auth::address(engine, peer, headers);
-    let now = crate::engine::now();
+    let now = crate::clock::now();
     if let Err(wait) = web.throttle.attempt(addr, now) {
         let mut e = ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,

@@ -150,7 +150,7 @@ pub async fn build(
         filter_expiring: q.expiring.clone().unwrap_or_default(),
         ..PageView::default()
     };
-    let now = crate::engine::now();
+    let now = crate::clock::now();
     if let Some(id) = q.confirm.clone() {
         let t: TokenObject = run(web, caller, Request::Show { id }).await?;
         v.confirm = Some(row(t, now));

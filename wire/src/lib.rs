@@ -10,8 +10,7 @@
 //!
 //! No async runtime and no threads: the PAM module links this crate into sshd, sudo and
 //! login. Buffers that may hold a secret are wiped with `zeroize`.
-// Functions stay under 60 lines (clippy.toml); test code is exempt, since a scenario or a
-// rule table reads best in one piece.
+// Functions stay under 60 lines (clippy.toml), test code included.
 #![warn(clippy::too_many_lines)]
 
 #[cfg(feature = "admin")]

@@ -72,7 +72,7 @@ impl PgStore {
     fn unreachable(&self) -> StoreError {
         let since = self
             .contact
-            .seconds_since(crate::engine::now())
+            .seconds_since(crate::clock::now())
             .map_or("never answered".to_string(), |s| {
                 format!("last answered {s} s ago")
             });

@@ -23,7 +23,7 @@ pub struct Contact {
 impl Contact {
     /// The database answered.
     pub(super) fn answered(&self) {
-        let before = self.last.swap(crate::engine::now(), Ordering::Relaxed);
+        let before = self.last.swap(crate::clock::now(), Ordering::Relaxed);
         if !self.up.swap(true, Ordering::AcqRel) && before != 0 {
             eprintln!("apitokend: the database answers again");
         }
@@ -76,9 +76,9 @@ mod tests {
     #[test]
     fn contact_down_within_grace_then_past_it() {
         let c = Contact::default();
-        assert!(!c.within_grace(crate::engine::now(), 300), "never answered");
+        assert!(!c.within_grace(crate::clock::now(), 300), "never answered");
         c.answered();
-        let now = crate::engine::now();
+        let now = crate::clock::now();
         assert!(c.within_grace(now + 1000, 5), "up: no grace needed");
         c.lost(&"test");
         assert!(!c.is_up());

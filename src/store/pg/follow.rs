@@ -78,7 +78,7 @@ pub(super) async fn append(tx: &Transaction<'_>, changes: &[Change]) -> Result<(
             "WITH ins AS (INSERT INTO changes (at, kind, target)
                SELECT $1, k, t FROM unnest($2::text[], $3::text[]) AS u(k, t) RETURNING seq)
              SELECT max(seq) FROM ins",
-            &[&crate::engine::now(), &kinds, &targets],
+            &[&crate::clock::now(), &kinds, &targets],
         )
         .await?;
     let seq: i64 = row.try_get(0)?;
@@ -200,7 +200,7 @@ impl PgStore {
     /// Deletes change-log rows older than an hour.
     fn cut_log(&self) -> Result<(), StoreError> {
         self.read(async |c| {
-            let before = crate::engine::now() - KEEP_SECONDS;
+            let before = crate::clock::now() - KEEP_SECONDS;
             c.execute("DELETE FROM changes WHERE at < $1", &[&before])
                 .await?;
             Ok(())
@@ -271,7 +271,7 @@ fn catch_up(store: &PgStore, pos: &Position, sink: &dyn ChangeSink) {
             sink.apply(changes);
         }
         pos.seq.store(last, Ordering::Relaxed);
-        pos.synced_at.store(crate::engine::now(), Ordering::Relaxed);
+        pos.synced_at.store(crate::clock::now(), Ordering::Relaxed);
         store.contact_of().answered();
     }
 }
