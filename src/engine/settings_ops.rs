@@ -46,29 +46,18 @@ impl Engine {
     }
 
     /// Puts `new` in force where setting `key` differs from the settings now in force.
-    /// Policy is applied on every request, so nothing cached needs to go. (A store
-    /// failure is reported as a refused value, as it always was.)
+    /// Policy is applied on every request, so nothing cached needs to go.
     fn put_setting(&self, actor: Actor<'_>, key: &str, new: Settings) -> Result<Settings, OpError> {
-        self.commit_setting(actor, key, new)
-            .map_err(|e| OpError::invalid(e.0))
-    }
-
-    fn commit_setting(
-        &self,
-        actor: Actor<'_>,
-        key: &str,
-        new: Settings,
-    ) -> Result<Settings, crate::settings::SettingError> {
         let old = self.settings();
-        let (old_text, new_text) = (old.get(key)?, new.get(key)?);
+        let text = |s: &Settings| s.get(key).map_err(|e| OpError::invalid(e.0));
+        let (old_text, new_text) = (text(&old)?, text(&new)?);
         if old_text != new_text {
             let event = Event::new("settings.change", self.clock.now())
                 .with("actor", actor.user)
                 .with("key", key)
                 .with("old", old_text)
                 .with("new", new_text.as_str());
-            self.change(actor, event, |e| self.store.set_setting(key, &new_text, e))
-                .map_err(|e| crate::settings::SettingError(e.to_string()))?;
+            self.change(actor, event, |e| self.store.set_setting(key, &new_text, e))?;
             self.replace_settings(new.clone());
         }
         Ok(new)

@@ -135,6 +135,19 @@ fn changes_refused_naming_the_database(
         .as_str()
         .unwrap()
         .contains("PostgreSQL at"));
+    // A setting change too: the database is named, the value is not blamed.
+    let sock = h.runtime.join("web.sock");
+    let auth = bearer(manage);
+    let headers: [(&str, &[u8]); 3] = [
+        ("Authorization", &auth),
+        ("X-Real-IP", b"127.0.0.1"),
+        ("Content-Type", b"application/json"),
+    ];
+    let path = "/api/v1/settings/lockout-threshold";
+    let r = unix_request(&sock, "PUT", path, &headers, br#"{"value":"3"}"#);
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
     // A credential the host cannot check: the REST API says why, as for a refused change.
     let r = web(h, unseen, "/api/v1/me");
     assert_eq!(r.status, 503, "{}", r.text());
