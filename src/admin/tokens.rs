@@ -10,7 +10,7 @@ use crate::clock::rfc3339;
 use crate::engine::{Engine, TokenRequest};
 use crate::peer::Peer;
 use crate::scope::Scopes;
-use crate::store::TokenRecord;
+use crate::store::{TokenRecord, TokenState};
 use crate::token::Token;
 
 fn split(list: &str) -> Vec<String> {
@@ -22,13 +22,7 @@ fn split(list: &str) -> Vec<String> {
 
 /// A token's public metadata.
 pub fn info(t: &TokenRecord, now: i64) -> TokenInfo {
-    let state = if t.revoke_at.is_some_and(|r| r <= now) {
-        "rotated"
-    } else if t.expires_at.is_some_and(|e| e <= now) {
-        "expired"
-    } else {
-        "active"
-    };
+    let state = TokenState::at(t.expires_at, t.revoke_at, now).as_str();
     TokenInfo {
         id: t.id.clone(),
         user: t.owner.clone(),

@@ -138,3 +138,20 @@ async fn settings_change_keeps_the_cache_and_applies_at_once() {
     };
     assert_eq!(e.decide(&req).await, Decision::Forbidden(Reason::IpDenied));
 }
+
+#[tokio::test]
+async fn decide_rotated_and_expired_token_is_rotated_as_its_listing_says() {
+    let clock = Arc::new(ManualClock::at(T0));
+    let (e, _dir) = engine(clock.clone());
+    let token = new_token(&e, Some(T0 + 100));
+    let id = crate::token::Token::parse(&token).unwrap().id().to_string();
+    e.rotate(ROOT, &id, Some("10s"), None).unwrap();
+    clock.advance(200);
+    assert_eq!(
+        ask(&e, &token).await,
+        Decision::Unauthorized(Reason::Rotated)
+    );
+    let listed = e.token_for(ROOT, &id).unwrap();
+    let state = crate::store::TokenState::at(listed.expires_at, listed.revoke_at, clock.now());
+    assert_eq!(state, crate::store::TokenState::Rotated);
+}

@@ -13,6 +13,7 @@ use crate::cache::Record;
 use crate::config::{Config, PasswordBackend};
 use crate::scope::Access;
 use crate::settings::Settings;
+use crate::store::TokenState;
 use crate::token::Token;
 
 /// What judging found, before it is accounted.
@@ -140,12 +141,13 @@ impl Engine {
 
     /// The rules for a token whose secret matched, in their one order.
     fn token_rules(&self, req: &AuthRequest<'_>, r: &Record, s: &Settings, now: i64) -> Decision {
-        if r.expires_at.is_some_and(|t| t <= now) {
-            return wrong(s, Reason::Expired);
-        }
-        if r.revoke_at.is_some_and(|t| t <= now) {
-            self.report_reuse(req, r, now);
-            return wrong(s, Reason::Rotated);
+        match TokenState::at(r.expires_at, r.revoke_at, now) {
+            TokenState::Active => {}
+            TokenState::Expired => return wrong(s, Reason::Expired),
+            TokenState::Rotated => {
+                self.report_reuse(req, r, now);
+                return wrong(s, Reason::Rotated);
+            }
         }
         if req.kind == Kind::UserSecret && req.user != r.owner {
             return wrong(s, Reason::WrongUser);

@@ -38,7 +38,7 @@ mod tokens;
 
 pub use listing::{AuditQuery, Cursor, CursorError, SortKey, TokenFilter};
 pub use model::{
-    push_recent, AuditRow, FailureRow, LastUsed, SharedFailure, TokenRecord, RECENT_IPS,
+    push_recent, AuditRow, FailureRow, LastUsed, SharedFailure, TokenRecord, TokenState, RECENT_IPS,
 };
 pub use pg::{Applied, Change, ChangeSink, Contact, Imported, PgStore, Position};
 pub use sessions::SessionLimits;

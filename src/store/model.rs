@@ -27,6 +27,37 @@ pub struct TokenRecord {
     pub last_ips: String,
 }
 
+/// Where a token stands at a moment: the one order of the time rules, for decisions and
+/// listings alike. A rotated-away token past its grace is `Rotated` even once expired
+/// too, so its use is still reported as the reuse of a replaced secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    Rotated,
+    Expired,
+}
+
+impl TokenState {
+    pub fn at(expires_at: Option<i64>, revoke_at: Option<i64>, now: i64) -> TokenState {
+        if revoke_at.is_some_and(|t| t <= now) {
+            TokenState::Rotated
+        } else if expires_at.is_some_and(|t| t <= now) {
+            TokenState::Expired
+        } else {
+            TokenState::Active
+        }
+    }
+
+    /// The `state` of listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Active => "active",
+            TokenState::Rotated => "rotated",
+            TokenState::Expired => "expired",
+        }
+    }
+}
+
 /// One stored audit event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
