@@ -4,7 +4,6 @@
 use base64::Engine as _;
 use ipnet::IpNet;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -17,6 +16,17 @@ pub enum PeerAddr {
     /// The Unix socket: only local processes (nginx) reach it, so headers are believed.
     Unix,
     Tcp(IpAddr),
+}
+
+impl PeerAddr {
+    /// Whether this connection's forwarding headers are believed: on the Unix socket, and
+    /// from a TCP peer in `trusted` (`[http] trusted_proxies`).
+    pub fn believed(self, trusted: &[IpNet]) -> bool {
+        match self {
+            PeerAddr::Unix => true,
+            PeerAddr::Tcp(ip) => trusted.iter().any(|n| n.contains(&ip.to_canonical())),
+        }
+    }
 }
 
 /// A parsed `Authorization` header.
@@ -72,11 +82,7 @@ pub fn client_addr(
     peer: PeerAddr,
     trusted: &[IpNet],
 ) -> ClientAddr {
-    let believed = match peer {
-        PeerAddr::Unix => true,
-        PeerAddr::Tcp(ip) => trusted.iter().any(|n| n.contains(&ip.to_canonical())),
-    };
-    if believed {
+    if peer.believed(trusted) {
         if let Some(value) = real_ip.or(forwarded_for) {
             return std::str::from_utf8(value)
                 .ok()
@@ -190,53 +196,53 @@ fn unauthorized(engine: &Engine) -> Reply {
 }
 
 fn metrics_text(engine: &Engine) -> String {
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let c = engine.counters();
     engine.metrics().render(
         &[
             (
                 "apitokend_cache_hits_total",
                 "Token cache hits.",
-                get(&engine.cache().hits),
+                c.cache_hits,
             ),
             (
                 "apitokend_cache_misses_total",
                 "Token cache misses.",
-                get(&engine.cache().misses),
+                c.cache_misses,
             ),
             (
                 "apitokend_syslog_sent_total",
                 "Syslog lines delivered.",
-                get(&engine.syslog().sent),
+                c.syslog_sent,
             ),
             (
                 "apitokend_syslog_dropped_total",
                 "Syslog lines dropped because the log socket was slow or gone.",
-                get(&engine.syslog().dropped),
+                c.syslog_dropped,
             ),
             (
                 "apitokend_store_queue_dropped_total",
                 "Audit records and failure rows dropped while the database did not answer \
                  because the queue was full.",
-                get(&engine.outbox().dropped),
+                c.queue_dropped,
             ),
         ],
-        &gauges(engine),
+        &gauges(engine, &c),
     )
 }
 
 /// The gauges, with the store's state when it is a fleet's database.
-fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
+fn gauges(engine: &Engine, c: &crate::engine::Counters) -> Vec<crate::metrics::Sample<'static>> {
     let mut out = vec![(
         "apitokend_cache_entries",
         "Tokens in the cache now.",
-        engine.cache().len() as u64,
+        c.cache_entries,
     )];
-    if let Some(c) = engine.store().contact() {
-        let since = c.seconds_since(crate::clock::now()).unwrap_or(i64::MAX);
+    if let Some(db) = engine.database() {
+        let since = db.seconds_since(engine.clock().now()).unwrap_or(i64::MAX);
         out.push((
             "apitokend_store_up",
             "1 when the last call reached the database, else 0.",
-            u64::from(c.is_up()),
+            u64::from(db.is_up()),
         ));
         out.push((
             "apitokend_store_seconds_since_contact",
@@ -246,7 +252,7 @@ fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
         out.push((
             "apitokend_store_queued",
             "Audit records and failure rows waiting for the database to answer.",
-            engine.outbox().len() as u64,
+            c.queued,
         ));
     }
     out
@@ -255,11 +261,11 @@ fn gauges(engine: &Engine) -> Vec<crate::metrics::Sample<'static>> {
 /// `ok` (200); with a fleet's database, its state and the seconds since it last answered,
 /// 503 while it is unreachable.
 fn health(engine: &Engine) -> Reply {
-    let Some(c) = engine.store().contact() else {
+    let Some(c) = engine.database() else {
         return Reply::new(200, "ok\n");
     };
     let since = c
-        .seconds_since(crate::clock::now())
+        .seconds_since(engine.clock().now())
         .map_or("never".to_string(), |s| format!("{s} s ago"));
     if c.is_up() {
         Reply::new(

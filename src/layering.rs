@@ -1,6 +1,10 @@
-//! The library's top-level modules import one another without a cycle: each `crate::x`
-//! path in a module's code (test code and comments aside) is an edge, and the graph must
-//! have an order. A cycle means two modules can no longer be read, or changed, apart.
+//! The library's modules import one another without a cycle, at every level: among the
+//! top-level modules each `crate::x` path in a module's code (test code and comments
+//! aside) is an edge, and among the children of a directory module each path to a
+//! sibling (`super::y`, `crate::dir::y`, or `y` in a `use super::{..}` group) is one.
+//! Each graph must have an order. A cycle means two modules can no longer be read, or
+//! changed, apart. (What a child reaches through its parent's re-exports is the parent's
+//! public face, and not counted.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -87,6 +91,141 @@ fn library_graph() -> Graph {
         }
     }
     graph
+}
+
+/// The sibling modules `text` reaches through one of `prefixes` (e.g. `super::`).
+fn sibling_edges(text: &str, prefixes: &[String], siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let text: String = code(text).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| {
+        let s = s.trim_start();
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        s[..end].to_string()
+    };
+    let mut out = BTreeSet::new();
+    for prefix in prefixes {
+        for (at, _) in text.match_indices(prefix.as_str()) {
+            let rest = &text[at + prefix.len()..];
+            let named = match rest.strip_prefix('{') {
+                Some(group) => top_level_entries(group).map(ident).collect(),
+                None => vec![ident(rest)],
+            };
+            out.extend(named.into_iter().filter(|n| siblings.contains(n)));
+        }
+    }
+    out
+}
+
+/// The entries of a `{..}` group up to its closing brace, split at its own commas.
+fn top_level_entries(group: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0;
+    let mut start = 0;
+    let mut entries = Vec::new();
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                entries.push(&group[start..i]);
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                entries.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    entries.into_iter()
+}
+
+/// The graph among the children of directory module `dir` (at `path`, e.g. `store::pg`).
+fn children_graph(dir: &Path, path: &str) -> Graph {
+    let is_test = |name: &str| name.ends_with("tests");
+    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_stem().unwrap().to_string_lossy().to_string();
+        if name != "mod"
+            && !is_test(&name)
+            && (p.is_dir() || p.extension().is_some_and(|e| e == "rs"))
+        {
+            files.push((name, p));
+        }
+    }
+    let siblings: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let mut graph = Graph::new();
+    for (name, p) in &files {
+        let (texts, up) = if p.is_dir() {
+            let inner = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path());
+            let texts = inner
+                .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+                .filter(|f| !is_test(&f.file_stem().unwrap().to_string_lossy()))
+                .map(|f| std::fs::read_to_string(f).unwrap())
+                .collect();
+            (texts, "super::super::")
+        } else {
+            (vec![std::fs::read_to_string(p).unwrap()], "super::")
+        };
+        let prefixes = [up.to_string(), format!("crate::{path}::")];
+        let edges = graph.entry(name.clone()).or_default();
+        for text in texts {
+            edges.extend(sibling_edges(&text, &prefixes, &siblings));
+        }
+        edges.remove(name);
+    }
+    graph
+}
+
+/// Every directory module under `dir`, with its module path.
+fn directory_modules(dir: &Path, path: &str, out: &mut Vec<(std::path::PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let child = if path.is_empty() {
+                name
+            } else {
+                format!("{path}::{name}")
+            };
+            directory_modules(&p, &child, out);
+            out.push((p, child));
+        }
+    }
+}
+
+#[test]
+fn child_modules_import_without_a_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = Vec::new();
+    directory_modules(&src, "", &mut dirs);
+    dirs.retain(|(_, path)| path != "bin");
+    assert!(dirs.len() > 5, "the source was not read: {dirs:?}");
+    let engine = children_graph(&src.join("engine"), "engine");
+    assert!(
+        engine["judge"].contains("account"),
+        "edges are seen: {engine:?}"
+    );
+    for (dir, path) in dirs {
+        let graph = children_graph(&dir, &path);
+        assert_eq!(cycle(&graph), None, "in {path}: {graph:?}");
+    }
+}
+
+#[test]
+fn sibling_paths_are_edges() {
+    let siblings: BTreeSet<String> = ["a", "b", "c", "d"].map(String::from).into();
+    let prefixes = ["super::".to_string(), "crate::m::".to_string()];
+    let text = "use super::{a::X, Engine, b};\nuse super::c::{self};\n\
+                // super::d::Y is a comment\nfn f() { crate::m::d::g(); super::Other }\n";
+    let found = sibling_edges(text, &prefixes, &siblings);
+    assert_eq!(found, ["a", "b", "c", "d"].map(String::from).into());
+    let nested = "use super::{x::{a::B, C}, c};\n";
+    assert_eq!(
+        sibling_edges(nested, &prefixes, &siblings),
+        ["c".to_string()].into()
+    );
 }
 
 #[test]

@@ -7,7 +7,6 @@ use super::proto::{ListFilter, TokenInfo, TokenPage, MAX_PAGE};
 use super::reply::{require_admin, to_value, Outcome};
 use super::tokens::info;
 use super::Failure;
-use crate::clock::now;
 use crate::engine::Engine;
 use crate::peer::Peer;
 use crate::store::{Cursor, SortKey, TokenFilter};
@@ -106,11 +105,10 @@ pub fn list(
     filter: &ListFilter,
 ) -> Outcome {
     let owner = owner_for(peer, user, all)?;
-    let now = now();
+    let now = engine.clock().now();
     let filter = token_filter(filter, owner, now)?;
     let tokens: Vec<TokenInfo> = engine
-        .store()
-        .tokens_filtered(&filter)?
+        .tokens(&filter)?
         .iter()
         .map(|t| info(t, now))
         .collect();
@@ -128,11 +126,11 @@ pub fn list_page(
     filter: &ListFilter,
 ) -> Outcome {
     let owner = owner_for(peer, user, all)?;
-    let now = now();
+    let now = engine.clock().now();
     let mut filter = token_filter(filter, owner, now)?;
     let size = filter.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     filter.limit = Some(size + 1);
-    let mut rows = engine.store().tokens_filtered(&filter)?;
+    let mut rows = engine.tokens(&filter)?;
     let more = rows.len() > size as usize;
     rows.truncate(size as usize);
     let next = match rows.last() {

@@ -9,7 +9,6 @@ use super::proto::{AuditEvent, FailureInfo, FailuresReset, IpCheck, Request, Set
 use super::reply::{actor, require_admin, to_value, valid_user_name, Outcome};
 use super::Failure;
 use super::{listing, tokens};
-use crate::clock::now;
 use crate::engine::{Engine, NetworkChange, TokenRequest};
 use crate::peer::Peer;
 use crate::settings::Settings;
@@ -135,14 +134,12 @@ fn check_ip(engine: &Engine, address: &str) -> Outcome {
 
 fn failures(engine: &Engine, peer: &Peer, user: Option<String>) -> Outcome {
     require_admin(peer, "viewing failure counts")?;
-    let now = now();
     let rows: Vec<FailureInfo> = engine
-        .lockout()
-        .snapshot()
+        .failures()
         .into_iter()
         .filter(|r| user.as_ref().is_none_or(|u| *u == r.user))
         .map(|r| FailureInfo {
-            locked_until: r.locked_until.filter(|&t| t > now).map(|t| {
+            locked_until: r.locked_until.map(|t| {
                 if t == i64::MAX {
                     "reset".to_string()
                 } else {
@@ -183,11 +180,12 @@ fn audit(
     };
     let since = match since {
         Some(d) => {
-            now() - crate::settings::parse_duration(&d).map_err(|e| Failure::invalid(e.0))? as i64
+            engine.clock().now()
+                - crate::settings::parse_duration(&d).map_err(|e| Failure::invalid(e.0))? as i64
         }
         None => 0,
     };
-    let rows = engine.store().audit_page(&crate::store::AuditQuery {
+    let rows = engine.audit_page(&crate::store::AuditQuery {
         user,
         since,
         before,
@@ -206,14 +204,13 @@ fn audit(
 }
 
 fn status(engine: &Engine) -> Outcome {
-    let (tokens, users) = engine.store().counts()?;
-    let now = now();
+    let (tokens, users) = engine.counts()?;
     let locked = engine
-        .lockout()
-        .snapshot()
+        .failures()
         .iter()
-        .filter(|r| r.locked_until.is_some_and(|t| t > now))
+        .filter(|r| r.locked_until.is_some())
         .count();
+    let counters = engine.counters();
     to_value(Status {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
@@ -222,11 +219,8 @@ fn status(engine: &Engine) -> Outcome {
         runtime_dir: engine.config().runtime_dir.display().to_string(),
         tokens,
         users,
-        cache_entries: engine.cache().len() as u64,
+        cache_entries: counters.cache_entries,
         locked_users: locked as u64,
-        syslog_dropped: engine
-            .syslog()
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
+        syslog_dropped: counters.syslog_dropped,
     })
 }

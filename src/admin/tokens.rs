@@ -5,7 +5,6 @@
 use super::proto::{Created, Deleted, DeletedAll, Pruned, Secret, TokenInfo, VerifyResult};
 use super::reply::{actor, to_value, Outcome};
 use super::Failure;
-use crate::clock::now;
 use crate::clock::rfc3339;
 use crate::engine::{Engine, TokenRequest};
 use crate::peer::Peer;
@@ -56,7 +55,10 @@ pub fn create(engine: &Engine, peer: &Peer, req: &TokenRequest) -> Outcome {
 }
 
 pub fn show(engine: &Engine, peer: &Peer, id: &str) -> Outcome {
-    to_value(info(&engine.token_for(actor(peer), id)?, now()))
+    to_value(info(
+        &engine.token_for(actor(peer), id)?,
+        engine.clock().now(),
+    ))
 }
 
 pub fn delete(engine: &Engine, peer: &Peer, ids: &[String]) -> Outcome {
@@ -75,7 +77,7 @@ pub fn delete_all(engine: &Engine, peer: &Peer, user: &str) -> Outcome {
 
 pub fn rename(engine: &Engine, peer: &Peer, id: &str, name: &str) -> Outcome {
     let renamed = engine.rename_token(actor(peer), id, name)?;
-    to_value(info(&renamed, now()))
+    to_value(info(&renamed, engine.clock().now()))
 }
 
 /// Issues a successor with the same name, owner, scopes, paths and networks.

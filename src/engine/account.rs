@@ -1,7 +1,6 @@
 //! Accounting for a decision: its one `auth.*` event, the `user.lockout` event when a
 //! failure locked the user, and persisting failure counts off the request path.
 
-use super::judge::Judged;
 use super::{AuthRequest, Decision, Engine, Reason};
 use crate::audit::{Event, Severity};
 use crate::config::Config;
@@ -20,6 +19,24 @@ pub(super) enum LockNews {
 impl LockNews {
     pub fn from_failure(change: Option<FailureChange>) -> LockNews {
         change.map_or(LockNews::None, LockNews::Failed)
+    }
+}
+
+/// What judging found, before it is accounted.
+pub(super) struct Judged {
+    pub decision: Decision,
+    /// Who the decision is about (the owner of a verified token, else the claimed user).
+    pub user: String,
+    pub lock: LockNews,
+}
+
+impl Judged {
+    pub(super) fn of(decision: Decision, user: impl Into<String>) -> Judged {
+        Judged {
+            decision,
+            user: user.into(),
+            lock: LockNews::None,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::ops::NewToken;
+use super::change::NewToken;
 use super::*;
 use crate::clock::ManualClock;
 use crate::store::SqliteStore;
@@ -122,7 +122,7 @@ async fn settings_change_keeps_the_cache_and_applies_at_once() {
     e.change_setting(ROOT, "allowed-networks", "10.0.0.0/8")
         .unwrap();
     assert_eq!(
-        e.cache().len(),
+        e.verifier.cache().len(),
         1,
         "a settings change must not flush the cache"
     );
@@ -154,4 +154,30 @@ async fn decide_rotated_and_expired_token_is_rotated_as_its_listing_says() {
     let listed = e.token_for(ROOT, &id).unwrap();
     let state = crate::store::TokenState::at(listed.expires_at, listed.revoke_at, clock.now());
     assert_eq!(state, crate::store::TokenState::Rotated);
+}
+
+#[test]
+fn session_ends_when_idle_past_its_limit_on_the_clock() {
+    let clock = Arc::new(ManualClock::at(T0));
+    let (e, _dir) = engine(clock.clone());
+    let here = ClientAddr::Ip("192.0.2.7".parse().unwrap());
+    let id = e.open_session("alice").unwrap();
+    let idle = e.config().web.idle_minutes as i64 * 60;
+    clock.advance(idle - 1);
+    assert_eq!(
+        e.session_user(&id, here).unwrap(),
+        SessionCheck::User("alice".into())
+    );
+    // Each request starts the idle time again.
+    clock.advance(idle - 1);
+    assert_eq!(
+        e.session_user(&id, here).unwrap(),
+        SessionCheck::User("alice".into())
+    );
+    clock.advance(idle + 1);
+    assert_eq!(e.session_user(&id, here).unwrap(), SessionCheck::Ended);
+    let other = e.open_session("alice").unwrap();
+    assert_ne!(other, id);
+    e.end_session(&other).unwrap();
+    assert_eq!(e.session_user(&other, here).unwrap(), SessionCheck::Ended);
 }

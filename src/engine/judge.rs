@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::account::LockNews;
+use super::account::{Judged, LockNews};
 use super::attempt::Begun;
 use super::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, Via};
 use crate::audit::{Event, Severity};
@@ -15,24 +15,6 @@ use crate::scope::Access;
 use crate::settings::Settings;
 use crate::store::TokenState;
 use crate::token::Token;
-
-/// What judging found, before it is accounted.
-pub(super) struct Judged {
-    pub decision: Decision,
-    /// Who the decision is about (the owner of a verified token, else the claimed user).
-    pub user: String,
-    pub lock: LockNews,
-}
-
-impl Judged {
-    fn of(decision: Decision, user: impl Into<String>) -> Judged {
-        Judged {
-            decision,
-            user: user.into(),
-            lock: LockNews::None,
-        }
-    }
-}
 
 /// A wrong credential: 401 while passwords are allowed, 403 when they are off.
 fn wrong(s: &Settings, reason: Reason) -> Decision {
@@ -71,12 +53,7 @@ impl Engine {
         config: &Config,
         now: i64,
     ) -> Judged {
-        let allowed = match req.addr {
-            ClientAddr::Local => true,
-            ClientAddr::Unknown => s.allowed_networks.is_empty(),
-            ClientAddr::Ip(ip) => s.network_rule(ip).0,
-        };
-        if !allowed {
+        if !req.addr.allowed_by(s) {
             return Judged::of(Decision::Forbidden(Reason::IpDenied), req.user);
         }
         // Anything that starts like a token is judged as one: a mistyped or truncated

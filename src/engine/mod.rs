@@ -16,11 +16,14 @@
 
 mod account;
 mod attempt;
+mod change;
 mod judge;
 mod ops;
 mod outbox;
 mod policy;
+mod reads;
 mod remote;
+mod sessions;
 mod settings_ops;
 
 use std::net::IpAddr;
@@ -29,9 +32,10 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 
 use crate::audit::Syslog;
+use crate::audit::{Event, Severity};
 use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::lastused::LastUsedBuffer;
 use crate::lockout::Lockout;
 use crate::metrics::Metrics;
@@ -39,9 +43,11 @@ use crate::settings::Settings;
 use crate::store::Store;
 use crate::verify::Verifier;
 
-pub use ops::{Actor, OpError, Origin, Refusal};
+pub use change::{Actor, OpError, Origin, Refusal};
 pub use outbox::Outbox;
 pub use policy::{valid_user_name, TokenRequest};
+pub use reads::Counters;
+pub use sessions::SessionCheck;
 pub use settings_ops::NetworkChange;
 
 /// Which front end asks.
@@ -80,6 +86,18 @@ pub enum ClientAddr {
     Unknown,
     /// A local console (PAM without `PAM_RHOST`): not subject to `allowed-networks`.
     Local,
+}
+
+impl ClientAddr {
+    /// Whether `allowed-networks` lets this client in: a local console always, an unknown
+    /// address only while the list is empty.
+    fn allowed_by(self, s: &Settings) -> bool {
+        match self {
+            ClientAddr::Local => true,
+            ClientAddr::Unknown => s.allowed_networks.is_empty(),
+            ClientAddr::Ip(ip) => s.network_rule(ip).0,
+        }
+    }
 }
 
 /// How the secret arrived.
@@ -239,34 +257,9 @@ impl Engine {
             .clone()
     }
 
-    /// The store, for reading (listings, audit); changes go through the operations.
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    /// The syslog writer.
-    pub fn syslog(&self) -> &Syslog {
-        &self.syslog
-    }
-
     /// The counters of `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// What waits for the database (for `/metrics`).
-    pub fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
-    /// The token record cache (for counters and sizes).
-    pub fn cache(&self) -> &Cache {
-        self.verifier.cache()
-    }
-
-    /// The failure table (read-only use: listings and counts).
-    pub fn lockout(&self) -> &Lockout {
-        &self.lockout
     }
 
     /// The clock decisions and operations use.
@@ -279,32 +272,40 @@ impl Engine {
         self.started
     }
 
-    /// Applies a re-read configuration file. Returns the keys whose change only takes
-    /// effect after a restart (directories, listeners, cache size).
-    pub fn reload(&self, new: Config) -> Vec<&'static str> {
-        let old = self.config();
-        let mut restart = Vec::new();
-        let checks = [
-            ("state_dir", old.state_dir != new.state_dir),
-            ("runtime_dir", old.runtime_dir != new.runtime_dir),
-            ("http.listen", old.http.listen != new.http.listen),
-            (
-                "http.socket_group",
-                old.http.socket_group != new.http.socket_group,
-            ),
-            ("cache", old.cache != new.cache),
-            ("socket_access", old.socket_access != new.socket_access),
-        ];
-        for (key, changed) in checks {
-            if changed {
-                restart.push(key);
+    /// Applies a re-read configuration file, or keeps the running one when it could not
+    /// be read; either way logs a `config.reload` event naming what needs a restart
+    /// (directories, listeners, cache size) or why the file was refused.
+    pub fn reload(&self, loaded: Result<Config, ConfigError>) {
+        let now = self.clock.now();
+        let new = match loaded {
+            Ok(new) => new,
+            Err(e) => {
+                eprintln!(
+                    "apitokend: reload refused, the running configuration stays in force: {e}"
+                );
+                let event = Event::new("config.reload", now)
+                    .with("result", "refused")
+                    .with("error", e.to_string());
+                self.syslog.emit(&event, Severity::Warning);
+                return;
             }
-        }
+        };
+        let restart = restart_needed(&self.config(), &new);
         self.syslog.retarget(&new.syslog);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         // Admin membership (admin_group) may have changed: reload every record.
         self.verifier.clear();
-        restart
+        let mut event = Event::new("config.reload", now).with("result", "ok");
+        if restart.is_empty() {
+            eprintln!("apitokend: configuration reloaded");
+        } else {
+            event.push("restart_needed", restart.join(","));
+            eprintln!(
+                "apitokend: configuration reloaded; restart to apply: {}",
+                restart.join(", ")
+            );
+        }
+        self.syslog.emit(&event, Severity::Info);
     }
 
     /// Puts new settings in force (after the store committed them). Policy is applied on
@@ -346,6 +347,25 @@ impl Engine {
             }
         }
     }
+}
+
+/// The keys whose change from `old` to `new` only takes effect after a restart.
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let checks = [
+        ("state_dir", old.state_dir != new.state_dir),
+        ("runtime_dir", old.runtime_dir != new.runtime_dir),
+        ("http.listen", old.http.listen != new.http.listen),
+        (
+            "http.socket_group",
+            old.http.socket_group != new.http.socket_group,
+        ),
+        ("cache", old.cache != new.cache),
+        ("socket_access", old.socket_access != new.socket_access),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
 }
 
 /// The client address as logged: the canonical IP, `unknown` or `local`.

@@ -8,7 +8,7 @@
 
 use time::OffsetDateTime;
 
-use super::ops::{Actor, NewToken, OpError, Refusal};
+use super::change::{Actor, NewToken, OpError, Refusal};
 use super::Engine;
 use crate::scope::{parse_prefixes, Scopes};
 use crate::settings::ExpiryError;

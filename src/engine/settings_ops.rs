@@ -2,7 +2,7 @@
 //! failure counts: admins only, each committed with its audit row, logged, and put in
 //! force in memory by the core (`ops` has the shape every change shares).
 
-use super::ops::{Actor, OpError};
+use super::change::{Actor, OpError};
 use super::policy::valid_user_name;
 use super::Engine;
 use crate::audit::Event;

@@ -257,7 +257,7 @@ async fn decide_deleted_token_is_refused_at_once() {
         f.engine.decide(&req).await,
         Decision::Allow { .. }
     ));
-    assert_eq!(f.engine.cache().len(), 1);
+    assert_eq!(f.engine.verifier.cache().len(), 1);
     let id = f.user_token[4..12].to_string();
     let actor = Actor {
         user: "root",

@@ -212,13 +212,17 @@ impl Lockout {
         });
     }
 
-    /// Every row with a count or a lock, sorted by user.
-    pub fn snapshot(&self) -> Vec<FailureRow> {
+    /// Every row with a count or a lock, sorted by user, as it stands at `now`:
+    /// `locked_until` only while the lock lasts.
+    pub fn snapshot(&self, now: i64) -> Vec<FailureRow> {
         let mut rows: Vec<FailureRow> = self
             .rows()
             .iter()
             .filter(|(_, r)| r.failures > 0 || r.locked_until.is_some())
-            .map(|(u, r)| r.persisted(u))
+            .map(|(u, r)| FailureRow {
+                locked_until: r.locked_until.filter(|_| r.locked(now)),
+                ..r.persisted(u)
+            })
             .collect();
         rows.sort_by(|a, b| a.user.cmp(&b.user));
         rows

@@ -76,7 +76,7 @@ fn zero_threshold_disables() {
     for _ in 0..100 {
         assert!(fail(&l, "bob", 0, &s).is_none());
     }
-    assert!(l.snapshot().is_empty());
+    assert!(l.snapshot(0).is_empty());
 }
 
 #[test]
@@ -119,11 +119,11 @@ fn sweep_drops_unlocked_rows_when_their_window_ends() {
     fail(&l, "bob", 0, &s);
     fail(&l, "bob", 0, &s);
     l.sweep(30, &s);
-    assert_eq!(l.snapshot().len(), 2);
+    assert_eq!(l.snapshot(30).len(), 2);
     l.sweep(60, &s);
-    let left = l.snapshot();
+    let left = l.snapshot(60);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].user, "bob");
     l.sweep(600, &s);
-    assert!(l.snapshot().is_empty(), "the lock ended");
+    assert!(l.snapshot(600).is_empty(), "the lock ended");
 }

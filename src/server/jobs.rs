@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::now;
 use crate::engine::Engine;
 use crate::shutdown::Handle;
 
@@ -35,7 +34,7 @@ pub async fn warn_expiring(engine: Arc<Engine>, mut shutdown: Handle) {
             _ = shutdown.recv() => return,
         }
         let e = engine.clone();
-        match tokio::task::spawn_blocking(move || e.warn_expiring(now())).await {
+        match tokio::task::spawn_blocking(move || e.warn_expiring(e.clock().now())).await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => eprintln!("apitokend: cannot list expiring tokens: {err}"),
             Err(_) => eprintln!("apitokend: cannot list expiring tokens"),

@@ -7,12 +7,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::ops::run;
 use super::session;
 use super::types::*;
 use super::Web;
@@ -29,25 +29,6 @@ impl FromRequestParts<Arc<Web>> for Caller {
             .unwrap_or(PeerAddr::Unix);
         auth::caller(web, peer, &parts.method, &parts.headers, None).await
     }
-}
-
-/// Runs one operation for the caller on a blocking thread (the store is synchronous).
-pub async fn run<T: DeserializeOwned>(
-    web: &Web,
-    caller: &Caller,
-    req: Request,
-) -> Result<T, ApiError> {
-    let (engine, peer) = (web.engine.clone(), caller.peer.clone());
-    let raw = tokio::task::spawn_blocking(move || crate::admin::dispatch(&engine, &peer, req))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    // Through a wiped buffer: a created token's reply holds the secret.
-    let bytes =
-        zeroize::Zeroizing::new(serde_json::to_vec(&raw).map_err(|_| ApiError::internal())?);
-    serde_json::from_slice(&bytes).map_err(|e| {
-        eprintln!("apitokend: web: unexpected reply shape: {e}");
-        ApiError::internal()
-    })
 }
 
 /// 422 for a parameter outside its range.

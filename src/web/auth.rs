@@ -3,17 +3,15 @@
 //! Tokens and passwords are judged by the engine, exactly as on every other front end.
 
 use axum::http::{header, HeaderMap, HeaderValue, Method};
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::Web;
-use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, Via};
+use crate::engine::{AuthRequest, ClientAddr, Decision, Engine, Kind, Reason, SessionCheck, Via};
 use crate::http::{client_addr, PeerAddr};
 use crate::peer::Peer;
-use crate::store::SessionLimits;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "apitokend_session";
@@ -52,56 +50,18 @@ pub fn address(engine: &Engine, peer: PeerAddr, headers: &HeaderMap) -> ClientAd
     )
 }
 
-/// Whether the forwarding headers of this connection are believed.
-pub fn believed(engine: &Engine, peer: PeerAddr) -> bool {
-    match peer {
-        PeerAddr::Unix => true,
-        PeerAddr::Tcp(ip) => engine
-            .config()
-            .http
-            .trusted_proxies
-            .iter()
-            .any(|n| n.contains(&ip.to_canonical())),
-    }
-}
-
-/// Random session id (256 bits, base64url).
-pub fn new_session_id() -> Result<String, ApiError> {
-    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(bytes.as_mut()).map_err(|_| ApiError::internal())?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))
-}
-
-/// What the store keeps of a session id.
-pub fn id_hash(id: &str) -> String {
-    hex(&Sha256::digest(id.as_bytes()))
-}
-
 /// The CSRF token of a session: derived from its id, so the store holds nothing that
 /// yields it.
 pub fn csrf_for(id: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"apitokend csrf\0");
     h.update(id.as_bytes());
-    hex(&h.finalize()[..16])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())[..32].to_string()
 }
 
 /// Constant-time comparison of a presented CSRF token with the session's.
 pub fn csrf_matches(presented: Option<&str>, expected: &str) -> bool {
     presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected.as_bytes())))
-}
-
-/// The session limits of the configuration.
-pub fn limits(engine: &Engine) -> SessionLimits {
-    let web = &engine.config().web;
-    SessionLimits {
-        idle: web.idle_minutes as i64 * 60,
-        max: web.max_hours as i64 * 3600,
-    }
 }
 
 /// The session id in the request's cookies, if any.
@@ -134,12 +94,16 @@ pub fn refusal(engine: &Engine, d: &Decision, basic: bool) -> ApiError {
             "scope",
             "this token lacks the manage scope; create one with --scope manage",
         ),
-        Decision::Locked => locked(),
+        Decision::Locked => ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "locked",
+            "this user is locked out after too many failed logins; ask an administrator",
+        ),
         Decision::Forbidden(Reason::PasswordDisabled) => {
             ApiError::denied("password logins are off (password-auth off); use a token")
         }
         Decision::Forbidden(_) => ApiError::denied("this credential may not be used here"),
-        Decision::Error if engine.store().contact().is_some_and(|c| !c.is_up()) => ApiError::new(
+        Decision::Error if engine.database().is_some_and(|c| !c.is_up()) => ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
             "the fleet's database does not answer, so this credential cannot be checked \
@@ -147,14 +111,6 @@ pub fn refusal(engine: &Engine, d: &Decision, basic: bool) -> ApiError {
         ),
         Decision::Allow { .. } | Decision::Ignore | Decision::Error => ApiError::internal(),
     }
-}
-
-fn locked() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::FORBIDDEN,
-        "locked",
-        "this user is locked out after too many failed logins; ask an administrator",
-    )
 }
 
 /// Judges a credential through the engine (lockout, allowed-networks, scope, password
@@ -242,30 +198,22 @@ async fn session_caller(
     form_csrf: Option<&str>,
 ) -> Result<Caller, ApiError> {
     let engine = web.engine.clone();
-    let (hash, limits) = (id_hash(id), limits(&engine));
-    let now = crate::clock::now();
-    let e = engine.clone();
-    let user = tokio::task::spawn_blocking(move || e.store().session_touch(&hash, now, limits))
+    let (e, owned) = (engine.clone(), id.to_string());
+    let user = match tokio::task::spawn_blocking(move || e.session_user(&owned, addr))
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(|e| ApiError::store(&e))?
-        .ok_or_else(|| ApiError::unauthorized("the session has ended; log in again", None))?;
-    // The rules of every credential hold for the whole session, not just at login.
-    let settings = engine.settings();
-    let allowed = match addr {
-        ClientAddr::Ip(ip) => settings.network_rule(ip).0,
-        _ => settings.allowed_networks.is_empty(),
+    {
+        SessionCheck::User(user) => user,
+        SessionCheck::Ended => {
+            return Err(ApiError::unauthorized(
+                "the session has ended; log in again",
+                None,
+            ))
+        }
+        // The rules of every credential hold for the whole session, not just at login.
+        SessionCheck::Refused(d) => return Err(refusal(&engine, &d, false)),
     };
-    if !allowed {
-        return Err(refusal(
-            &engine,
-            &Decision::Forbidden(Reason::IpDenied),
-            false,
-        ));
-    }
-    if engine.lockout().is_locked(&user, now) {
-        return Err(locked());
-    }
     let csrf = csrf_for(id);
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let presented = headers

@@ -1,13 +1,32 @@
 //! Requests shared by the REST API and the page, translated into `admin.sock` requests.
 
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-use super::api::run;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::types::*;
 use super::Web;
 use apitoken_wire::admin::Request;
+
+/// Runs one operation for the caller on a blocking thread (the store is synchronous).
+pub async fn run<T: DeserializeOwned>(
+    web: &Web,
+    caller: &Caller,
+    req: Request,
+) -> Result<T, ApiError> {
+    let (engine, peer) = (web.engine.clone(), caller.peer.clone());
+    let raw = tokio::task::spawn_blocking(move || crate::admin::dispatch(&engine, &peer, req))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    // Through a wiped buffer: a created token's reply holds the secret.
+    let bytes =
+        zeroize::Zeroizing::new(serde_json::to_vec(&raw).map_err(|_| ApiError::internal())?);
+    serde_json::from_slice(&bytes).map_err(|e| {
+        eprintln!("apitokend: web: unexpected reply shape: {e}");
+        ApiError::internal()
+    })
+}
 
 /// The validity choices the settings allow, in the order the page offers them.
 pub fn allowed_validity(web: &Web) -> Vec<String> {

@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use std::sync::Arc;
 
-use super::api::run;
 use super::auth::{self, Caller};
 use super::error::ApiError;
 use super::extract::{ApiForm, ApiPath, ApiQuery};
+use super::ops::run;
 use super::session;
 use super::types::{CreateBody, CreatedToken};
 use super::view::{self, PageQuery, PageView};

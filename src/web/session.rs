@@ -11,7 +11,7 @@ use super::auth::{self, judge};
 use super::error::ApiError;
 use super::Web;
 use crate::config::PasswordBackend;
-use crate::engine::{ClientAddr, Kind, Via};
+use crate::engine::{ClientAddr, Kind, OpError, Via};
 use crate::http::PeerAddr;
 
 /// Login attempts one address may make per [`WINDOW`] seconds.
@@ -77,7 +77,7 @@ fn throttle_key(addr: ClientAddr) -> String {
 /// The path prefix nginx publishes the web face under (`X-Forwarded-Prefix`, believed
 /// like `X-Real-IP`), without its trailing slash; empty when served at the root.
 pub fn prefix(web: &Web, peer: PeerAddr, headers: &HeaderMap) -> String {
-    if !auth::believed(&web.engine, peer) {
+    if !peer.believed(&web.engine.config().http.trusted_proxies) {
         return String::new();
     }
     let Some(p) = headers
@@ -101,7 +101,7 @@ pub fn prefix(web: &Web, peer: PeerAddr, headers: &HeaderMap) -> String {
 
 /// Whether the request reached nginx over TLS (`X-Forwarded-Proto: https`, believed).
 fn over_tls(web: &Web, peer: PeerAddr, headers: &HeaderMap) -> bool {
-    auth::believed(&web.engine, peer)
+    peer.believed(&web.engine.config().http.trusted_proxies)
         && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -145,8 +145,7 @@ pub async fn login(
 ) -> Result<LoggedIn, ApiError> {
     let engine = &web.engine;
     let addr = auth::address(engine, peer, headers);
-    let now = crate::clock::now();
-    if let Err(wait) = web.throttle.attempt(addr, now) {
+    if let Err(wait) = web.throttle.attempt(addr, engine.clock().now()) {
         let mut e = ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "throttled",
@@ -181,13 +180,14 @@ pub async fn login(
         addr,
     )
     .await?;
-    let id = auth::new_session_id()?;
-    let (hash, limits, e) = (auth::id_hash(&id), auth::limits(engine), engine.clone());
-    let owner = user.clone();
-    tokio::task::spawn_blocking(move || e.store().session_create(&hash, &owner, now, limits))
+    let (e, owner) = (engine.clone(), user.clone());
+    let id = tokio::task::spawn_blocking(move || e.open_session(&owner))
         .await
         .map_err(|_| ApiError::internal())?
-        .map_err(|e| ApiError::store(&e))?;
+        .map_err(|e| match e {
+            OpError::Store(e) => ApiError::store(&e),
+            _ => ApiError::internal(),
+        })?;
     let peer_info = auth::web_peer(engine, &user);
     Ok(LoggedIn {
         user,
@@ -202,12 +202,11 @@ pub async fn logout(web: &Web, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(id) = auth::session_cookie(headers) else {
         return Ok(());
     };
-    let (hash, e) = (auth::id_hash(&id), web.engine.clone());
-    tokio::task::spawn_blocking(move || e.store().session_delete(&hash))
+    let e = web.engine.clone();
+    tokio::task::spawn_blocking(move || e.end_session(&id))
         .await
         .map_err(|_| ApiError::internal())?
-        .map_err(|e| ApiError::store(&e))?;
-    Ok(())
+        .map_err(|e| ApiError::store(&e))
 }
 
 /// Adds a `Set-Cookie` header.

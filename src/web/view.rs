@@ -6,9 +6,9 @@ use askama::Template;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::api::run;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::ops::run;
 use super::types::{CreatedToken, FailureObject, TokenObject, TokenPage};
 use super::Web;
 use apitoken_wire::admin::{ListFilter, Request};
@@ -150,7 +150,7 @@ pub async fn build(
         filter_expiring: q.expiring.clone().unwrap_or_default(),
         ..PageView::default()
     };
-    let now = crate::clock::now();
+    let now = web.engine.clock().now();
     if let Some(id) = q.confirm.clone() {
         let t: TokenObject = run(web, caller, Request::Show { id }).await?;
         v.confirm = Some(row(t, now));
