@@ -18,8 +18,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pam::{pam_wrapper_env, write_passdb};
 use common::{ensure_user, stderr, Daemon};
-use pam::{module_path, system_lib};
+use pam::{module_path, shipped_auth, system_lib};
 
 /// The account the tests log in as; sshd needs a real one.
 const USER: &str = "atk-sshuser";
@@ -28,36 +29,15 @@ const LOGGED_IN: &str = "This account is currently not available";
 
 /// The PAM service file: the shipped auth lines, then neutral account and session stacks.
 fn service_file(check_sock: &Path, passdb: &Path) -> String {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/pam/sshd.example");
     let ours = format!(
         "{} socket={}",
         module_path().display(),
         check_sock.display()
     );
-    let matrix = format!(
-        "{} passdb={}",
-        system_lib("pam_wrapper/pam_matrix.so").display(),
-        passdb.display()
-    );
-    let auth: String = std::fs::read_to_string(example)
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("auth"))
-        .map(|l| {
-            l.replace("pam_apitoken.so", &ours)
-                .replace("pam_unix.so nullok try_first_pass", &matrix)
-                + "\n"
-        })
-        .collect();
-    assert!(
-        auth.contains(&ours) && auth.contains(&matrix),
-        "unexpected sshd.example: {auth}"
-    );
+    let auth = shipped_auth(&ours, passdb);
     let permit = system_lib("security/pam_permit.so");
-    format!(
-        "{auth}account required {0}\nsession required {0}\n",
-        permit.display()
-    )
+    let permit = permit.display();
+    format!("{auth}account required {permit}\nsession required {permit}\n")
 }
 
 /// sshd in the foreground on its own port; killed on drop.
@@ -79,11 +59,7 @@ impl Sshd {
             .unwrap();
         let root = dir.path();
         let passdb = root.join("passdb");
-        let entries: String = passwords
-            .iter()
-            .map(|(u, p)| format!("{u}:{p}:sshd\n"))
-            .collect();
-        std::fs::write(&passdb, entries).unwrap();
+        write_passdb(&passdb, passwords, "sshd");
         std::fs::create_dir_all(root.join("pam.d")).unwrap();
         std::fs::write(
             root.join("pam.d/sshd"),
@@ -113,10 +89,8 @@ impl Sshd {
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-p", &port.to_string(), "-f"])
             .arg(root.join("sshd_config"))
-            .env("LD_PRELOAD", system_lib("libpam_wrapper.so"))
-            .env("PAM_WRAPPER", "1")
+            .envs(pam_wrapper_env(&root.join("pam.d")))
             .process_group(0)
-            .env("PAM_WRAPPER_SERVICE_DIR", root.join("pam.d"))
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(root.join("sshd.log")).unwrap())
             .spawn()

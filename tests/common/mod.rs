@@ -4,10 +4,12 @@
 //!
 //! Shared by every test crate, so nothing is written twice: `tokens` (ids, forgeries,
 //! `Authorization` values), `http` (a raw HTTP/1.1 client, free ports), `run` (children
-//! fed on stdin, the CLI and the Apache helper, a PAM password backend).
+//! fed on stdin, the CLI and the Apache helper), `pam` (libpam redirected by pam_wrapper
+//! to pam_matrix).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod http;
+pub mod pam;
 pub mod pg;
 pub mod run;
 pub mod tokens;

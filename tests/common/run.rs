@@ -1,9 +1,8 @@
 //! Running the other programs a test needs: a child fed on stdin, the CLI with its output
-//! checked, the Apache helper as Apache runs it, and a daemon whose password backend is
-//! real libpam redirected by pam_wrapper.
+//! checked, and the Apache helper as Apache runs it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
@@ -105,70 +104,6 @@ impl Daemon {
             "secret in syslog"
         );
     }
-}
-
-/// The first `<lib dir>/<multiarch>/<rel>` that exists, e.g. `libpam_wrapper.so`.
-pub fn find_multiarch_lib(rel: &str) -> PathBuf {
-    for base in ["/usr/lib", "/lib"] {
-        let Ok(entries) = std::fs::read_dir(base) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let candidate = entry.path().join(rel);
-            if entry.file_name().to_string_lossy().ends_with("-linux-gnu") && candidate.exists() {
-                return candidate;
-            }
-        }
-        let direct = Path::new(base).join(rel);
-        if direct.exists() {
-            return direct;
-        }
-    }
-    panic!(
-        "{rel} not found under /usr/lib/<multiarch>; `bash tests/run.sh` installs libpam-wrapper"
-    );
-}
-
-/// The config section and environment of a daemon whose password backend is PAM, with
-/// libpam redirected by pam_wrapper to a service that accepts `user`/`password` through
-/// pam_matrix. Keep the returned directory alive as long as the daemon.
-pub fn pam_matrix_backend(
-    user: &str,
-    password: &str,
-) -> (String, Vec<(String, String)>, tempfile::TempDir) {
-    let pam_dir = tempfile::Builder::new()
-        .prefix("apitokend-pam")
-        .tempdir()
-        .unwrap();
-    let matrix = find_multiarch_lib("pam_wrapper/pam_matrix.so");
-    let passdb = pam_dir.path().join("passdb");
-    std::fs::write(&passdb, format!("{user}:{password}:apitokend\n")).unwrap();
-    let services = pam_dir.path().join("services");
-    std::fs::create_dir(&services).unwrap();
-    let line = |kind: &str| {
-        format!(
-            "{kind} required {} passdb={}\n",
-            matrix.display(),
-            passdb.display()
-        )
-    };
-    std::fs::write(services.join("apitokend"), line("auth") + &line("account")).unwrap();
-    let preload = find_multiarch_lib("libpam_wrapper.so");
-    let env = vec![
-        ("LD_PRELOAD".to_string(), preload.display().to_string()),
-        ("PAM_WRAPPER".to_string(), "1".to_string()),
-        (
-            "PAM_WRAPPER_SERVICE_DIR".to_string(),
-            services.display().to_string(),
-        ),
-    ];
-    let toml = "[password]\nbackend = \"pam\"\npam_service = \"apitokend\"\n".to_string();
-    (toml, env, pam_dir)
-}
-
-/// `(name, value)` pairs borrowed, as [`Daemon::start_with`] takes them.
-pub fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Runs SQL through the `sqlite3` command on a database file and returns its output.

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::pam::{env_refs, pam_matrix_backend};
 use crate::common::pg::PgServer;
-use crate::common::run::{env_refs, pam_matrix_backend};
 use crate::common::tokens::{basic, bearer};
 use crate::common::{stderr, Daemon};
 use crate::nginx_harness::Nginx;
@@ -38,7 +38,7 @@ impl Fleet {
     pub fn start(n: usize, user: &str) -> Fleet {
         let server = PgServer::start();
         let url = server.database("fleet");
-        let (pam_toml, env, pam) = pam_matrix_backend(user, PASSWORD);
+        let (pam_toml, env, pam) = pam_matrix_backend(&[(user, PASSWORD)]);
         let toml = format!("{pam_toml}\n{}", store_toml(&server, &url));
         let hosts = (0..n)
             .map(|_| {

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::common::run::{env_refs, external_waiting, pam_matrix_backend};
+use crate::common::pam::{env_refs, pam_matrix_backend};
+use crate::common::run::external_waiting;
 use crate::common::tokens::{bearer, unique_name};
 use crate::common::{ensure_user, Daemon};
 use crate::{auth, auth_basic, is_locked, password_checks};
@@ -19,7 +20,7 @@ const GUESSER: &str = "atk-guesser";
 
 /// A daemon checking passwords through pam_matrix, where `user`'s password is `password`.
 fn with_password(user: &str, password: &str) -> (Daemon, tempfile::TempDir) {
-    let (toml, env, dir) = pam_matrix_backend(user, password);
+    let (toml, env, dir) = pam_matrix_backend(&[(user, password)]);
     (Daemon::start_with(&toml, &env_refs(&env)), dir)
 }
 

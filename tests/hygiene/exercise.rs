@@ -5,8 +5,8 @@ use super::*;
 /// A daemon whose password backend is PAM through pam_wrapper and pam_matrix, which
 /// accepts `user`/`password`; its stderr is captured.
 pub(super) fn start_with_password(user: &str, password: &str) -> (Daemon, tempfile::TempDir) {
-    let (toml, env, pam_dir) = common::run::pam_matrix_backend(user, password);
-    let daemon = Daemon::start_capturing_stderr(&toml, &common::run::env_refs(&env));
+    let (toml, env, pam_dir) = common::pam::pam_matrix_backend(&[(user, password)]);
+    let daemon = Daemon::start_capturing_stderr(&toml, &common::pam::env_refs(&env));
     (daemon, pam_dir)
 }
 

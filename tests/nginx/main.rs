@@ -15,7 +15,7 @@ use std::io::{BufReader, Write};
 use common::http::{
     format_request, read_response, unix_connect, unix_request, Headers, OwnedHeaders, Response,
 };
-use common::run::{env_refs, pam_matrix_backend};
+use common::pam::{env_refs, pam_matrix_backend};
 use common::tokens::{
     bad_checksum, basic, bearer, forged_token, token_id, unique_name, with_checksum,
 };

@@ -6,7 +6,7 @@ use super::*;
 /// A daemon whose password backend is PAM, with libpam redirected by pam_wrapper to a
 /// service file that accepts `user`/`password` through pam_matrix.
 fn start_with_pam_matrix(user: &str, password: &str) -> (Daemon, Nginx, tempfile::TempDir) {
-    let (toml, env, pam_dir) = pam_matrix_backend(user, password);
+    let (toml, env, pam_dir) = pam_matrix_backend(&[(user, password)]);
     let daemon = Daemon::start_with(&toml, &env_refs(&env));
     let nginx = Nginx::start(&daemon.http_sock());
     (daemon, nginx, pam_dir)
