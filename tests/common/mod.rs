@@ -187,18 +187,7 @@ impl Daemon {
 
     /// Runs `apitoken` as `user` (through `runuser`) when given, feeding `stdin`.
     pub fn cli_input(&self, user: Option<&str>, args: &[&str], stdin: &str) -> Output {
-        let bin = env!("CARGO_BIN_EXE_apitoken");
-        let sock = self.admin_sock();
-        let mut cmd = match user {
-            Some(u) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", u, "--", bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        cmd.arg("--socket").arg(&sock).args(args);
-        run::run_with_input(&mut cmd, stdin.as_bytes())
+        run::apitoken(&self.admin_sock(), user, args, stdin)
     }
 
     /// Runs `apitoken` as `user`.

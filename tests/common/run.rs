@@ -1,6 +1,8 @@
-//! Running the other programs a test needs: a child fed on stdin, the CLI with its output
-//! checked, and the Apache helper as Apache runs it.
+//! Running the other programs a test needs: a child fed on stdin (at once, or held back
+//! until the test chooses), the CLI with its output checked, and the Apache helper as
+//! Apache runs it.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -26,6 +28,57 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `program`, run as `user` through `runuser` when given, else as the test itself.
+pub fn command_as(user: Option<&str>, program: impl AsRef<OsStr>) -> Command {
+    match user {
+        Some(user) => {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", user, "--"]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// A child started with its input held back: many can be started first, then handed
+/// their input at once with [`Held::feed`]. Its output is discarded.
+pub struct Held {
+    child: Child,
+    input: Vec<u8>,
+}
+
+impl Held {
+    /// Starts `cmd` with its stdin open and `input` kept for [`Held::feed`].
+    pub fn start(cmd: &mut Command, input: impl Into<Vec<u8>>) -> Held {
+        let child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Held {
+            child,
+            input: input.into(),
+        }
+    }
+
+    /// Writes the input and closes stdin (the first time only).
+    pub fn feed(&mut self) {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            // A child that exits without reading its input closes the pipe; that is its
+            // answer.
+            let _ = stdin.write_all(&self.input);
+        }
+    }
+
+    /// Feeds the child if that has not happened yet and waits for its exit code (`None`
+    /// when killed).
+    pub fn code(mut self) -> Option<i32> {
+        self.feed();
+        self.child.wait().unwrap().code()
+    }
+}
+
 /// Stdout parsed as JSON.
 #[track_caller]
 pub fn json(out: &Output) -> Value {
@@ -36,6 +89,22 @@ pub fn json(out: &Output) -> Value {
             stderr(out)
         )
     })
+}
+
+/// Runs `apitoken --socket SOCK ARGS` as `user` (through `runuser`) when given, feeding
+/// `stdin`; for a daemon the test did not start through [`Daemon`].
+pub fn apitoken(sock: &Path, user: Option<&str>, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = command_as(user, env!("CARGO_BIN_EXE_apitoken"));
+    cmd.arg("--socket").arg(sock).args(args);
+    run_with_input(&mut cmd, stdin.as_bytes())
+}
+
+/// `apitoken-external --socket SOCK` as Apache runs it (`$IP` set), as `as_user` when
+/// given; the caller adds arguments and environment.
+pub fn external_command(sock: &Path, ip: &str, as_user: Option<&str>) -> Command {
+    let mut cmd = command_as(as_user, env!("CARGO_BIN_EXE_apitoken-external"));
+    cmd.arg("--socket").arg(sock).env("IP", ip);
+    cmd
 }
 
 /// Runs `apitoken-external --socket SOCK` as Apache does: `user\nsecret\n` on stdin,
@@ -52,35 +121,27 @@ pub fn external_raw(
     input: &[u8],
     args: &[&str],
 ) -> Option<i32> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_apitoken-external"));
-    cmd.arg("--socket").arg(sock).args(args).env("IP", ip);
+    let mut cmd = external_command(sock, ip, None);
+    cmd.args(args);
     if let Some(uri) = uri {
         cmd.env("URI", uri);
     }
     run_with_input(&mut cmd, input).status.code()
 }
 
-/// Starts `apitoken-external --socket SOCK` as Apache does (`$IP` set, its output
-/// discarded), as `as_user` when given (through `runuser`), with its stdin left open: the
-/// caller writes `user\nsecret\n` when it chooses, so many can be handed theirs at once.
-pub fn external_waiting(sock: &Path, ip: &str, as_user: Option<&str>) -> Child {
-    let helper = env!("CARGO_BIN_EXE_apitoken-external");
-    let mut cmd = match as_user {
-        Some(user) => {
-            let mut c = Command::new("runuser");
-            c.args(["-u", user, "--", helper]);
-            c
-        }
-        None => Command::new(helper),
-    };
-    cmd.arg("--socket")
-        .arg(sock)
-        .env("IP", ip)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// Starts `apitoken-external --socket SOCK` as Apache does, as `as_user` when given, with
+/// `user\nsecret\n` held back until [`Held::feed`], so many can be handed theirs at once.
+pub fn external_held(
+    sock: &Path,
+    ip: &str,
+    as_user: Option<&str>,
+    user: &str,
+    secret: &str,
+) -> Held {
+    Held::start(
+        &mut external_command(sock, ip, as_user),
+        format!("{user}\n{secret}\n"),
+    )
 }
 
 impl Daemon {
@@ -94,6 +155,23 @@ impl Daemon {
             stderr(&out)
         );
         super::stdout(&out)
+    }
+
+    /// A token of `owner` whose stored verifier is an argon2id hash with production
+    /// memory (19 MiB) and `passes` passes, as releases before the SHA-256 verifier
+    /// stored tokens: its first verification is slow, and a wrong secret for it costs an
+    /// argon2 run.
+    pub fn legacy_token(&self, owner: &str, passes: u32) -> String {
+        let token = self.create_token(owner);
+        let phc = super::tokens::argon2_phc(&token, 19456, passes);
+        sqlite(
+            &self.db_path(),
+            &format!(
+                "UPDATE tokens SET hash = '{phc}' WHERE id = '{}';",
+                super::tokens::token_id(&token)
+            ),
+        );
+        token
     }
 
     /// Asserts that no syslog line so far contains `secret`.
