@@ -58,6 +58,12 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body as JSON; fails the test, showing the response, when it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
     /// A `key=value` line of the echo application's body; `None` when absent or empty.
     pub fn echoed(&self, key: &str) -> Option<String> {
         let prefix = format!("{key}=");

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// Admin group used by the tests' configs.
 pub const ADMIN_GROUP: &str = "atk-admins";
 
+/// Tokens only: a wrong credential is refused without asking PAM.
+pub const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
+
 /// A running daemon; killed and its directory removed on drop.
 pub struct Daemon {
     pub dir: tempfile::TempDir,

@@ -91,6 +91,16 @@ pub fn json(out: &Output) -> Value {
     })
 }
 
+/// The ids of a JSON array of token objects (`list --json`).
+#[track_caller]
+pub fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Runs `apitoken --socket SOCK ARGS` as `user` (through `runuser`) when given, feeding
 /// `stdin`; for a daemon the test did not start through [`Daemon`].
 pub fn apitoken(sock: &Path, user: Option<&str>, args: &[&str], stdin: &str) -> Output {
@@ -145,16 +155,42 @@ pub fn external_held(
 }
 
 impl Daemon {
-    /// Runs `apitoken ARGS` as root and returns its stdout; fails the test if it fails.
+    /// Runs `apitoken ARGS` as root; fails the test if it fails.
     #[track_caller]
-    pub fn cli_ok(&self, args: &[&str]) -> String {
+    pub fn cli_success(&self, args: &[&str]) -> Output {
         let out = self.cli(args);
         assert!(
             out.status.success(),
             "apitoken {args:?} failed: {}",
             stderr(&out)
         );
-        super::stdout(&out)
+        out
+    }
+
+    /// Runs `apitoken ARGS` as root and returns its stdout; fails the test if it fails.
+    #[track_caller]
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        super::stdout(&self.cli_success(args))
+    }
+
+    /// Runs `apitoken ARGS` (with `--json` among them) as root and parses its stdout;
+    /// fails the test if it fails.
+    #[track_caller]
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        json(&self.cli_success(args))
+    }
+
+    /// `apitoken create --json ARGS` as root: the token and the token object.
+    #[track_caller]
+    pub fn create_json(&self, args: &[&str]) -> (String, Value) {
+        let mut full = vec!["create", "--json"];
+        full.extend_from_slice(args);
+        let v = self.cli_json(&full);
+        let token = v["token"]
+            .as_str()
+            .expect("create --json has a token")
+            .to_string();
+        (token, v)
     }
 
     /// A token of `owner` whose stored verifier is an argon2id hash with production

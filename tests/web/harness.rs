@@ -109,11 +109,9 @@ impl WebDaemon {
 
     /// A manage-scope token for `user`, made with the CLI as root.
     pub fn manage_token(&self, user: &str) -> String {
-        let out = self.daemon.cli(&[
+        self.daemon.cli_ok(&[
             "create", "--user", user, "--scope", "manage", "--name", "api",
-        ]);
-        assert!(out.status.success(), "{}", crate::common::stderr(&out));
-        crate::common::stdout(&out)
+        ])
     }
 }
 
@@ -171,15 +169,15 @@ impl Session {
 }
 
 /// The body as JSON.
+#[track_caller]
 pub fn json(resp: &Response) -> Value {
-    serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {resp:?}"))
+    resp.json()
 }
 
 /// The CLI's `--json` output, asserting that the command succeeded.
+#[track_caller]
 pub fn json_cli(w: &WebDaemon, args: &[&str]) -> Value {
-    let out = w.daemon.cli(args);
-    assert!(out.status.success(), "{}", crate::common::stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    w.daemon.cli_json(args)
 }
 
 /// Asserts a JSON error with `status` and `code`.
