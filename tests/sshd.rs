@@ -11,13 +11,12 @@ mod common;
 #[path = "pam/harness.rs"]
 mod pam;
 
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
+use common::http::{free_port, wait_listening};
 use common::pam::{pam_wrapper_env, write_passdb};
 use common::{ensure_user, stderr, Daemon};
 use pam::{module_path, shipped_auth, system_lib};
@@ -73,11 +72,7 @@ impl Sshd {
             .output()
             .unwrap();
         assert!(keygen.status.success(), "ssh-keygen: {}", stderr(&keygen));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let config = format!(
             "ListenAddress 127.0.0.1\nHostKey {key}\nPidFile {root}/sshd.pid\nUsePAM yes\n\
              KbdInteractiveAuthentication yes\nPasswordAuthentication yes\nPubkeyAuthentication no\n\
@@ -96,23 +91,9 @@ impl Sshd {
             .spawn()
             .expect("openssh-server is installed");
         let mut sshd = Sshd { dir, port, child };
-        sshd.wait_ready();
+        let log = sshd.dir.path().join("sshd.log");
+        wait_listening("sshd", &mut sshd.child, port, &log);
         sshd
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("sshd exited during start-up ({status}): {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd not listening within 20 s: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     fn log(&self) -> String {

@@ -4,10 +4,11 @@
 //!
 //! Shared by every test crate, so nothing is written twice: `tokens` (ids, forgeries,
 //! `Authorization` values), `http` (a raw HTTP/1.1 client, free ports), `run` (children
-//! fed on stdin, the CLI and the Apache helper), `pam` (libpam redirected by pam_wrapper
-//! to pam_matrix).
+//! fed on stdin, the CLI and the Apache helper), `pam` (libpam redirected by
+//! pam_wrapper to pam_matrix), `check` (`check.sock` frames), `pg` (a PostgreSQL server).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod check;
 pub mod http;
 pub mod pam;
 pub mod pg;
