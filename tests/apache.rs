@@ -81,7 +81,7 @@ fn apache_revoked_token_is_401() {
         "{}",
         apache.error_log()
     );
-    daemon.cli_ok(&["delete", &token[4..12]]);
+    daemon.cli_ok(&["delete", common::tokens::token_id(&token)]);
     assert_eq!(apache.get("/api/", Some(("alice", &token))), 401);
 }
 
@@ -210,11 +210,8 @@ fn nothing_runs_that_was_not_asked_for_helper_exits_0_only_on_allow() {
         );
     }
     for context in ["raed", "READ", "write,read"] {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_apitoken-external"));
-        cmd.arg("--socket")
-            .arg(&sock)
-            .env("IP", ip)
-            .env("CONTEXT", context);
+        let mut cmd = common::run::external_command(&sock, ip, None);
+        cmd.env("CONTEXT", context);
         let out = common::run::run_with_input(&mut cmd, two_lines.as_bytes());
         assert_eq!(
             out.status.code(),

@@ -21,7 +21,7 @@ mod tokens;
 #[path = "cli/validity.rs"]
 mod validity;
 
-use common::{stderr, Daemon};
+use common::stderr;
 use serde_json::Value;
 use std::process::Output;
 
@@ -50,19 +50,8 @@ pub fn json(out: &Output) -> Value {
     common::run::json(out)
 }
 
+pub use common::run::ids;
 pub use common::tokens::{secret_part, token_id};
-
-/// Creates a token with `apitoken create ARGS --json` as root and returns (token, object).
-pub fn create_json(d: &Daemon, args: &[&str]) -> (String, Value) {
-    let mut full = vec!["create", "--json"];
-    full.extend_from_slice(args);
-    let v = json(&d.cli(&full));
-    let token = v["token"]
-        .as_str()
-        .expect("create --json has a token")
-        .to_string();
-    (token, v)
-}
 
 /// Asserts that `v` is a token object with exactly the keys of SPEC section 6.
 pub fn assert_token_object(v: &Value) {
@@ -95,13 +84,4 @@ pub fn assert_token_object(v: &Value) {
         time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
             .is_ok()
     );
-}
-
-/// Ids of a JSON array of token objects.
-pub fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("not an array: {list}"))
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect()
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::http::{unix_request, Response};
-use common::{stdout, Daemon};
+use common::Daemon;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -215,7 +215,7 @@ fn cli_status_reports_counts() {
     let d = Daemon::start();
     d.create_token("dave");
     let out = d.cli(&["status", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let v = common::run::json(&out);
     assert_eq!(v["tokens"], 1);
     assert_eq!(v["users"], 1);
     assert!(v["version"].is_string());

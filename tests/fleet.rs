@@ -17,10 +17,7 @@ use std::time::{Duration, Instant};
 fn fleet(n: usize) -> (Vec<Daemon>, PgServer) {
     let server = PgServer::start();
     let url = server.database("fleet");
-    let toml = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
-        server.password_file().display()
-    );
+    let toml = server.store_toml(&url);
     let hosts = (0..n).map(|_| Daemon::start_with(&toml, &[])).collect();
     (hosts, server)
 }
@@ -42,9 +39,7 @@ fn until_refused(host: &Daemon, token: &str, limit: Duration) -> Option<Duration
 }
 
 fn delete(host: &Daemon, token: &str) {
-    let id = common::tokens::token_id(token);
-    let out = host.cli(&["delete", id]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    host.cli_ok(&["delete", common::tokens::token_id(token)]);
 }
 
 #[test]
@@ -147,10 +142,7 @@ fn fleet_setting_unknown_to_this_version_stops_no_delete_and_no_start() {
         "{text}"
     );
     let url = server.url("fleet");
-    let toml = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
-        server.password_file().display()
-    );
+    let toml = server.store_toml(&url);
     let third = Daemon::start_with(&toml, &[]);
     let made = third.create_token("root");
     assert_eq!(
@@ -183,9 +175,9 @@ fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
     std::fs::write(
         &config,
         format!(
-            "{}\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+            "{}\n{}",
             common::base_config(single.dir.path()),
-            server.password_file().display()
+            server.store_toml(&url)
         ),
     )
     .unwrap();
@@ -215,10 +207,7 @@ fn import_sqlite_twice_copies_once_and_the_tokens_work_in_the_fleet() {
     let rows = server.psql_in("moved", "SELECT count(*) FROM tokens");
     assert_eq!(rows.trim(), "1");
     // The moved token works on a fleet host.
-    let toml = format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
-        server.password_file().display()
-    );
+    let toml = server.store_toml(&url);
     let host = Daemon::start_with(&toml, &[]);
     assert_eq!(status(&host, &token), 200);
 }

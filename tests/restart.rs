@@ -138,18 +138,9 @@ fn wrk_line<'a>(out: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// A token of `svc-restart` made with the real `apitoken` on `admin`.
 fn create_token(admin: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_apitoken"))
-        .arg("--socket")
-        .arg(admin)
-        .args(["create", "--user", "svc-restart"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let out = common::run::apitoken(admin, None, &["create", "--user", "svc-restart"], "");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::stdout(&out)
 }
 
 /// wrk for 8 s on `url` with 8 connections, each request carrying `token`.

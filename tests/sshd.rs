@@ -11,15 +11,15 @@ mod common;
 #[path = "pam/harness.rs"]
 mod pam;
 
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
+use common::http::{free_port, wait_listening};
+use common::pam::{pam_wrapper_env, write_passdb};
 use common::{ensure_user, stderr, Daemon};
-use pam::{module_path, system_lib};
+use pam::{module_path, shipped_auth, system_lib};
 
 /// The account the tests log in as; sshd needs a real one.
 const USER: &str = "atk-sshuser";
@@ -28,36 +28,15 @@ const LOGGED_IN: &str = "This account is currently not available";
 
 /// The PAM service file: the shipped auth lines, then neutral account and session stacks.
 fn service_file(check_sock: &Path, passdb: &Path) -> String {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/pam/sshd.example");
     let ours = format!(
         "{} socket={}",
         module_path().display(),
         check_sock.display()
     );
-    let matrix = format!(
-        "{} passdb={}",
-        system_lib("pam_wrapper/pam_matrix.so").display(),
-        passdb.display()
-    );
-    let auth: String = std::fs::read_to_string(example)
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("auth"))
-        .map(|l| {
-            l.replace("pam_apitoken.so", &ours)
-                .replace("pam_unix.so nullok try_first_pass", &matrix)
-                + "\n"
-        })
-        .collect();
-    assert!(
-        auth.contains(&ours) && auth.contains(&matrix),
-        "unexpected sshd.example: {auth}"
-    );
+    let auth = shipped_auth(&ours, passdb);
     let permit = system_lib("security/pam_permit.so");
-    format!(
-        "{auth}account required {0}\nsession required {0}\n",
-        permit.display()
-    )
+    let permit = permit.display();
+    format!("{auth}account required {permit}\nsession required {permit}\n")
 }
 
 /// sshd in the foreground on its own port; killed on drop.
@@ -79,11 +58,7 @@ impl Sshd {
             .unwrap();
         let root = dir.path();
         let passdb = root.join("passdb");
-        let entries: String = passwords
-            .iter()
-            .map(|(u, p)| format!("{u}:{p}:sshd\n"))
-            .collect();
-        std::fs::write(&passdb, entries).unwrap();
+        write_passdb(&passdb, passwords, "sshd");
         std::fs::create_dir_all(root.join("pam.d")).unwrap();
         std::fs::write(
             root.join("pam.d/sshd"),
@@ -97,11 +72,7 @@ impl Sshd {
             .output()
             .unwrap();
         assert!(keygen.status.success(), "ssh-keygen: {}", stderr(&keygen));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let config = format!(
             "ListenAddress 127.0.0.1\nHostKey {key}\nPidFile {root}/sshd.pid\nUsePAM yes\n\
              KbdInteractiveAuthentication yes\nPasswordAuthentication yes\nPubkeyAuthentication no\n\
@@ -113,32 +84,16 @@ impl Sshd {
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-p", &port.to_string(), "-f"])
             .arg(root.join("sshd_config"))
-            .env("LD_PRELOAD", system_lib("libpam_wrapper.so"))
-            .env("PAM_WRAPPER", "1")
+            .envs(pam_wrapper_env(&root.join("pam.d")))
             .process_group(0)
-            .env("PAM_WRAPPER_SERVICE_DIR", root.join("pam.d"))
             .stdin(Stdio::null())
             .stderr(std::fs::File::create(root.join("sshd.log")).unwrap())
             .spawn()
             .expect("openssh-server is installed");
         let mut sshd = Sshd { dir, port, child };
-        sshd.wait_ready();
+        let log = sshd.dir.path().join("sshd.log");
+        wait_listening("sshd", &mut sshd.child, port, &log);
         sshd
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("sshd exited during start-up ({status}): {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd not listening within 20 s: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     fn log(&self) -> String {

@@ -159,14 +159,6 @@ impl Config {
                 "must not contain quotes or control characters".into(),
             ));
         }
-        for addr in &self.web.listen {
-            if addr.parse::<std::net::SocketAddr>().is_err() {
-                return Err(bad(
-                    "web.listen",
-                    format!("{addr:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9181\""),
-                ));
-            }
-        }
         if !(1..=10_080).contains(&self.web.idle_minutes) {
             return Err(bad(
                 "web.idle_minutes",
@@ -299,6 +291,21 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn parse_listen_addresses_become_socket_addrs_or_an_error_naming_the_key() {
+        let c = parse("[http]\nlisten = [\"[::1]:9180\"]\n[web]\nlisten = [\"127.0.0.1:9181\"]\n")
+            .unwrap();
+        assert_eq!(c.http.listen, vec!["[::1]:9180".parse().unwrap()]);
+        assert_eq!(c.web.listen, vec!["127.0.0.1:9181".parse().unwrap()]);
+        let err = parse("[web]\nlisten = [\"127.0.0.1:9181\", \"x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("web.listen: \"x\" is not ADDRESS:PORT, e.g. \"127.0.0.1:9181\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-use super::typed::{facility, listen_addrs, Facility};
+use super::typed::{facility, http_listen, web_listen, Facility};
 
 /// `[web]`: the REST API and the self-service page on `web.sock` (SPEC §11).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -14,8 +14,9 @@ use super::typed::{facility, listen_addrs, Facility};
 pub struct WebConfig {
     /// `false` binds nothing.
     pub enabled: bool,
-    /// Optional TCP listeners, `ADDRESS:PORT`.
-    pub listen: Vec<String>,
+    /// Optional TCP listeners, parsed once here.
+    #[serde(deserialize_with = "web_listen")]
+    pub listen: Vec<std::net::SocketAddr>,
     /// A session ends after this many minutes without a request.
     pub idle_minutes: u64,
     /// A session ends this many hours after its login, however busy.
@@ -38,7 +39,7 @@ impl Default for WebConfig {
 pub struct HttpConfig {
     pub socket_group: Option<String>,
     /// Optional TCP listeners, parsed once here.
-    #[serde(deserialize_with = "listen_addrs")]
+    #[serde(deserialize_with = "http_listen")]
     pub listen: Vec<std::net::SocketAddr>,
     pub trusted_proxies: Vec<IpNet>,
     /// Send `X-Auth-Reason` with 401 and 403 answers of `/auth` (off by default).

@@ -2,6 +2,7 @@
 //! addresses. A value that does not parse is an error naming its key, never a fallback.
 
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 /// A syslog facility, by its number (parsed once from its name, no fallback).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +49,33 @@ pub(super) fn facility<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Facilit
     })
 }
 
-pub(super) fn listen_addrs<'de, D: serde::Deserializer<'de>>(
+/// `[http] listen`: TCP addresses, parsed once here.
+pub(super) fn http_listen<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<Vec<std::net::SocketAddr>, D::Error> {
+) -> Result<Vec<SocketAddr>, D::Error> {
+    listen_addrs(d, "http.listen", "127.0.0.1:9180")
+}
+
+/// `[web] listen`: TCP addresses, parsed once here.
+pub(super) fn web_listen<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<SocketAddr>, D::Error> {
+    listen_addrs(d, "web.listen", "127.0.0.1:9181")
+}
+
+/// A list of `ADDRESS:PORT` strings as addresses; the first that is not one is an error
+/// naming `key`, with `example` as a value that would do.
+fn listen_addrs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+    example: &str,
+) -> Result<Vec<SocketAddr>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
         .map(|a| {
             a.parse().map_err(|_| {
                 serde::de::Error::custom(format!(
-                    "http.listen: {a:?} is not ADDRESS:PORT, e.g. \"127.0.0.1:9180\""
+                    "{key}: {a:?} is not ADDRESS:PORT, e.g. \"{example}\""
                 ))
             })
         })

@@ -90,11 +90,8 @@ fn bind_unix(
     Ok(listener)
 }
 
-/// TCP listeners on `addrs` (`[http] listen`, `[web] listen`).
-pub fn bind_tcp<A>(addrs: &[A]) -> Result<Vec<std::net::TcpListener>, ServerError>
-where
-    A: std::net::ToSocketAddrs + std::fmt::Display,
-{
+/// TCP listeners on `addrs` (`[http] listen`, `[web] listen`, parsed with the config).
+pub fn bind_tcp(addrs: &[std::net::SocketAddr]) -> Result<Vec<std::net::TcpListener>, ServerError> {
     addrs
         .iter()
         .map(|a| {

@@ -5,13 +5,12 @@
 //! directory) like it would in production.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::http::{free_port, tcp_request, Response};
+use crate::common::http::{free_port, tcp_request, wait_listening, Response};
 use crate::common::tokens::basic;
 
 const MODULES: &str = "/usr/lib/apache2/modules";
@@ -90,26 +89,9 @@ impl Apache {
             .spawn()
             .expect("apache2 is installed");
         let mut apache = Apache { dir, port, child };
-        apache.wait_ready();
+        let log = apache.dir.path().join("error.log");
+        wait_listening("apache2", &mut apache.child, port, &log);
         apache
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "apache2 exited during start-up ({status}): {}",
-                    self.error_log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "apache2 not listening within 20 s: {}",
-                self.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// Apache's error log so far.

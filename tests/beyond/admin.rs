@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
+use crate::common::run::ids;
 use crate::common::tokens::unique_name;
 use crate::common::{ensure_user, eventually, stderr, Daemon};
-use crate::{admin, ask_from, create, id, json, now, show, sqlite};
+use crate::{ask_from, id, json, now, show, sqlite};
 
 #[test]
 fn user_tokens_read_only_regular_user_gets_read_or_is_refused_root_keeps_all() {
     let daemon = Daemon::start();
     let user = unique_name("atkro");
     ensure_user(&user);
-    admin(&daemon, &["settings", "set", "user-tokens-read-only", "on"]);
+    daemon.cli_ok(&["settings", "set", "user-tokens-read-only", "on"]);
     let own = json(&daemon.cli_as(&user, &["create", "--json", "--name", "mine"]));
     assert_eq!(own["scopes"], "read", "{own}");
     // Asking for more is refused, not silently narrowed.
@@ -30,18 +31,18 @@ fn user_tokens_read_only_regular_user_gets_read_or_is_refused_root_keeps_all() {
     let post = ask_from(&daemon, "192.0.2.1", "POST", "/api/x", token);
     assert_eq!(post.status, 403, "POST with the user's read-only token");
 
-    let (_, roots) = create(&daemon, &["--name", "root's"]);
+    let (_, roots) = daemon.create_json(&["--name", "root's"]);
     assert_eq!(roots["scopes"], "read,write,login", "{roots}");
-    let (_, for_user) = create(&daemon, &["--user", &user]);
+    let (_, for_user) = daemon.create_json(&["--user", &user]);
     assert_eq!(for_user["scopes"], "read,write,login", "{for_user}");
 }
 
 #[test]
 fn max_tokens_per_user_past_limit_exit_1_names_setting() {
     let daemon = Daemon::start();
-    admin(&daemon, &["settings", "set", "max-tokens-per-user", "2"]);
-    let (first, _) = create(&daemon, &["--user", "bob"]);
-    create(&daemon, &["--user", "bob"]);
+    daemon.cli_ok(&["settings", "set", "max-tokens-per-user", "2"]);
+    let (first, _) = daemon.create_json(&["--user", "bob"]);
+    daemon.create_json(&["--user", "bob"]);
     let out = daemon.cli(&["create", "--user", "bob"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -51,15 +52,15 @@ fn max_tokens_per_user_past_limit_exit_1_names_setting() {
     );
     assert!(out.stdout.is_empty(), "{out:?}");
     // Other users have their own allowance.
-    create(&daemon, &["--user", "carol"]);
-    admin(&daemon, &["delete", id(&first)]);
-    create(&daemon, &["--user", "bob"]);
+    daemon.create_json(&["--user", "carol"]);
+    daemon.cli_ok(&["delete", id(&first)]);
+    daemon.create_json(&["--user", "bob"]);
 }
 
 #[test]
 fn max_tokens_per_user_parallel_creates_never_exceed_limit() {
     let daemon = Daemon::start();
-    admin(&daemon, &["settings", "set", "max-tokens-per-user", "1"]);
+    daemon.cli_ok(&["settings", "set", "max-tokens-per-user", "1"]);
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| daemon.cli(&["create", "--user", "dave"]));
@@ -71,15 +72,6 @@ fn max_tokens_per_user_parallel_creates_never_exceed_limit() {
         1,
         "8 parallel creates under max-tokens-per-user=1 left: {listed}"
     );
-}
-
-/// The `id` field of every token in a `list --json` answer.
-fn listed_ids(list: &serde_json::Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Moves expiry and rotation into the past behind the stopped daemon's back: `old_expired`
@@ -129,14 +121,14 @@ fn assert_prune_audited(daemon: &Daemon) {
 #[test]
 fn prune_removes_old_expired_and_rotated_keeps_others() {
     let mut daemon = Daemon::start();
-    let mk = |name: &str| create(&daemon, &["--name", name, "--expires", "30d"]).0;
+    let mk = |name: &str| daemon.create_json(&["--name", name, "--expires", "30d"]).0;
     let (old_expired, recent_expired, old_rotated, active) = (
         mk("old expired"),
         mk("recent expired"),
         mk("old rotated"),
         mk("active"),
     );
-    let (forever, _) = create(&daemon, &["--name", "forever", "--expires", "never"]);
+    let (forever, _) = daemon.create_json(&["--name", "forever", "--expires", "never"]);
     daemon.kill();
     age_tokens(
         &daemon,
@@ -158,13 +150,13 @@ fn prune_removes_old_expired_and_rotated_keeps_others() {
     want.sort();
     assert_eq!(deleted, want, "{out}");
     assert_eq!(out["count"], 2, "{out}");
-    let left = listed_ids(&json(&daemon.cli(&["list", "--json"])));
+    let left = ids(&json(&daemon.cli(&["list", "--json"])));
     for kept in [&recent_expired, &active, &forever] {
         assert!(left.contains(&id(kept).to_string()), "{kept} pruned");
     }
     assert_prune_audited(&daemon);
     // The default age is prune-after (30d): the 10-day-old expiry goes once it is 1d.
-    admin(&daemon, &["settings", "set", "prune-after", "1d"]);
+    daemon.cli_ok(&["settings", "set", "prune-after", "1d"]);
     let out = json(&daemon.cli(&["prune", "--json"]));
     assert_eq!(
         out["deleted"],
@@ -184,9 +176,9 @@ fn prune_regular_user_denied() {
 #[test]
 fn expiry_warning_at_start_names_tokens_expiring_within_14_days() {
     let mut daemon = Daemon::start();
-    let (soon, _) = create(&daemon, &["--name", "soon", "--expires", "7d"]);
-    let (later, _) = create(&daemon, &["--name", "later", "--expires", "60d"]);
-    let (never, _) = create(&daemon, &["--name", "never", "--expires", "never"]);
+    let (soon, _) = daemon.create_json(&["--name", "soon", "--expires", "7d"]);
+    let (later, _) = daemon.create_json(&["--name", "later", "--expires", "60d"]);
+    let (never, _) = daemon.create_json(&["--name", "never", "--expires", "never"]);
     daemon.restart();
     let line = daemon.wait_syslog(&["event=token.expiring", &format!("token_id={}", id(&soon))]);
     assert!(
@@ -209,7 +201,7 @@ fn expiry_warning_at_start_names_tokens_expiring_within_14_days() {
 #[test]
 fn show_recent_ips_lists_two_addresses_most_recent_first() {
     let daemon = Daemon::start();
-    let (token, _) = create(&daemon, &["--name", "roaming"]);
+    let (token, _) = daemon.create_json(&["--name", "roaming"]);
     for ip in ["192.0.2.1", "192.0.2.2"] {
         let resp = ask_from(&daemon, ip, "GET", "/api/x", &token);
         assert_eq!(resp.status, 200, "from {ip}");
@@ -224,43 +216,34 @@ fn show_recent_ips_lists_two_addresses_most_recent_first() {
         "uses from 192.0.2.1 then 192.0.2.2; after 20 s show says {last}"
     );
     assert_eq!(last["last_ip"], "192.0.2.2", "{last}");
-    let text = crate::admin(&daemon, &["show", id(&token)]);
+    let text = daemon.cli_ok(&["show", id(&token)]);
     assert!(text.contains("192.0.2.2, 192.0.2.1"), "{text}");
 }
 
 /// Three tokens for the list filters: `u1`'s "CI deploy" (read, 7 days), `u2`'s "laptop"
 /// (write, 60 days) and `u1`'s "ci nightly" (login, the default validity).
 fn create_filter_tokens(daemon: &Daemon) -> (String, String, String) {
-    let (a, _) = create(
-        daemon,
-        &[
-            "--user",
-            "u1",
-            "--name",
-            "CI deploy",
-            "--expires",
-            "7d",
-            "--scope",
-            "read",
-        ],
-    );
-    let (b, _) = create(
-        daemon,
-        &[
-            "--user",
-            "u2",
-            "--name",
-            "laptop",
-            "--expires",
-            "60d",
-            "--scope",
-            "write",
-        ],
-    );
-    let (c, _) = create(
-        daemon,
-        &["--user", "u1", "--name", "ci nightly", "--scope", "login"],
-    );
+    let (a, _) = daemon.create_json(&[
+        "--user",
+        "u1",
+        "--name",
+        "CI deploy",
+        "--expires",
+        "7d",
+        "--scope",
+        "read",
+    ]);
+    let (b, _) = daemon.create_json(&[
+        "--user",
+        "u2",
+        "--name",
+        "laptop",
+        "--expires",
+        "60d",
+        "--scope",
+        "write",
+    ]);
+    let (c, _) = daemon.create_json(&["--user", "u1", "--name", "ci nightly", "--scope", "login"]);
     (a, b, c)
 }
 
@@ -268,9 +251,7 @@ fn create_filter_tokens(daemon: &Daemon) -> (String, String, String) {
 fn list_all(daemon: &Daemon, args: &[&str]) -> Vec<String> {
     let mut full = vec!["list", "--all", "--json"];
     full.extend_from_slice(args);
-    let out = daemon.cli(&full);
-    assert!(out.status.success(), "{full:?}: {}", stderr(&out));
-    listed_ids(&json(&out))
+    ids(&daemon.cli_json(&full))
 }
 
 #[test]

@@ -25,43 +25,14 @@ mod scopes;
 
 use common::http::{auth_as_nginx, Response};
 use common::tokens::bearer;
-use common::{stderr, Daemon};
+use common::Daemon;
 use nginx_harness::Nginx;
 use serde_json::Value;
 
 pub use common::run::json;
 pub use common::tokens::token_id as id;
-
-/// Tokens only: a wrong credential is refused without asking PAM.
-pub const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
-
-/// A daemon (tokens only) with nginx in front of it.
-pub fn start() -> (Daemon, Nginx) {
-    let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let nginx = Nginx::start(&daemon.http_sock());
-    (daemon, nginx)
-}
-
-/// Runs `apitoken ARGS` as root and returns stdout; fails the test if it fails.
-#[track_caller]
-pub fn admin(daemon: &Daemon, args: &[&str]) -> String {
-    daemon.cli_ok(args)
-}
-
-/// `apitoken create --json ARGS` as root: (token, token object).
-#[track_caller]
-pub fn create(daemon: &Daemon, args: &[&str]) -> (String, Value) {
-    let mut full = vec!["create", "--json"];
-    full.extend_from_slice(args);
-    let out = daemon.cli(&full);
-    assert!(
-        out.status.success(),
-        "apitoken {full:?} failed: {}",
-        stderr(&out)
-    );
-    let v = json(&out);
-    (v["token"].as_str().unwrap().to_string(), v)
-}
+pub use common::TOKENS_ONLY;
+pub use nginx_harness::start_tokens_only;
 
 /// `apitoken show ID --json` as root.
 pub fn show(daemon: &Daemon, token_id: &str) -> Value {

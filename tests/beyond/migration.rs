@@ -172,10 +172,10 @@ fn assert_upgrade_kept(daemon: &mut Daemon, token: &str, id: &str, upgraded: &st
 #[test]
 fn migration_v1_argon2_token_keeps_every_scope_and_is_upgraded_on_use() {
     let (token, hash) = real_token();
-    let id = &token[4..12];
+    let id = crate::id(&token);
     let mut daemon = Daemon::start_with(TOKENS_ONLY, &[]);
     // The sockets accept before the database is open: an answer means it is.
-    crate::admin(&daemon, &["status"]);
+    daemon.cli_ok(&["status"]);
     daemon.kill();
     write_v1_database(&daemon, id, &hash);
     daemon.restart();

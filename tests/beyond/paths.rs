@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::http::Response;
 use crate::common::{eventually, Daemon};
 use crate::nginx_harness::Nginx;
-use crate::{call, create, external, start, TOKENS_ONLY};
+use crate::{call, external, start_tokens_only, TOKENS_ONLY};
 
 /// The echo application's body line that the harness writes last.
 const ECHO_LAST: &str = "token_id=$http_x_remote_token_id\\n";
@@ -69,10 +69,10 @@ fn assert_application_inside(resp: &Response, prefix: &str, sent: &str) {
 }
 
 fn setup() -> (Daemon, Nginx, String) {
-    let (daemon, nginx) = start();
-    let (any, _) = create(&daemon, &["--name", "any path"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (any, _) = daemon.create_json(&["--name", "any path"]);
     echo_uri(&nginx, &any);
-    let (ci, v) = create(&daemon, &["--path", "/api/ci/", "--name", "ci"]);
+    let (ci, v) = daemon.create_json(&["--path", "/api/ci/", "--name", "ci"]);
     assert_eq!(v["paths"], serde_json::json!(["/api/ci/"]), "{v}");
     (daemon, nginx, ci)
 }
@@ -163,8 +163,8 @@ fn path_prefix_dot_dot_semicolon_refused() {
 
 #[test]
 fn path_prefix_without_slash_matches_whole_segments() {
-    let (daemon, nginx) = start();
-    let (ci, _) = create(&daemon, &["--path", "/api/ci", "--path", "/api/docs/"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (ci, _) = daemon.create_json(&["--path", "/api/ci", "--path", "/api/docs/"]);
     for (path, want) in [
         ("/api/ci", 200),
         ("/api/ci/x", 200),
@@ -192,7 +192,7 @@ fn path_prefix_apache_helper_uri_outside_refused() {
     // Apache hands the helper the URI ($URI) just as nginx hands the daemon
     // X-Original-URI; a token limited to /api/ci/ must not open /admin through Apache.
     let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let (ci, _) = create(&daemon, &["--user", "alice", "--path", "/api/ci/"]);
+    let (ci, _) = daemon.create_json(&["--user", "alice", "--path", "/api/ci/"]);
     assert_eq!(
         external(&daemon, "alice", &ci, "/api/ci/build"),
         0,

@@ -6,15 +6,13 @@ use std::time::{Duration, Instant};
 use crate::common::tokens::unique_name;
 use crate::common::{ensure_user, eventually, stderr, Daemon};
 use crate::pam::{Outcome, Pam};
-use crate::{admin, assert_status, call, create, id, json, show, start};
+use crate::{assert_status, call, id, json, show, start_tokens_only};
 
 /// `apitoken rotate ID ARGS --json`: (new token, its object).
 fn rotate(daemon: &Daemon, old: &str, args: &[&str]) -> (String, serde_json::Value) {
     let mut full = vec!["rotate", id(old), "--json"];
     full.extend_from_slice(args);
-    let out = daemon.cli(&full);
-    assert!(out.status.success(), "rotate: {}", stderr(&out));
-    let v = json(&out);
+    let v = daemon.cli_json(&full);
     (v["token"].as_str().unwrap().to_string(), v)
 }
 
@@ -34,25 +32,22 @@ fn audit_event(daemon: &Daemon, name: &str, token_id: &str) -> serde_json::Value
     assert!(
         ok,
         "no {name} for {token_id} in the audit trail: {}",
-        admin(daemon, &["audit"])
+        daemon.cli_ok(&["audit"])
     );
     found.unwrap()
 }
 
 #[test]
 fn rotate_without_grace_old_401_at_once_new_200_reuse_reported() {
-    let (daemon, nginx) = start();
-    let (old, _) = create(
-        &daemon,
-        &[
-            "--user",
-            "alice",
-            "--name",
-            "deploy",
-            "--scope",
-            "read,login",
-        ],
-    );
+    let (daemon, nginx) = start_tokens_only();
+    let (old, _) = daemon.create_json(&[
+        "--user",
+        "alice",
+        "--name",
+        "deploy",
+        "--scope",
+        "read,login",
+    ]);
     assert_status(&call(&nginx, "GET", "/api/x", &old), 200, "old, before");
     let (new, v) = rotate(&daemon, &old, &[]);
     assert_eq!(v["user"], "alice");
@@ -94,8 +89,8 @@ fn rotate_without_grace_old_401_at_once_new_200_reuse_reported() {
 
 #[test]
 fn rotate_with_grace_old_works_until_grace_ends_then_reuse() {
-    let (daemon, nginx) = start();
-    let (old, _) = create(&daemon, &["--name", "graceful"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (old, _) = daemon.create_json(&["--name", "graceful"]);
     assert_status(&call(&nginx, "GET", "/api/x", &old), 200, "old, before");
     let rotated = Instant::now();
     let (new, _) = rotate(&daemon, &old, &["--grace", "3s"]);
@@ -130,7 +125,7 @@ fn rotate_with_grace_old_works_until_grace_ends_then_reuse() {
 #[test]
 fn rotate_twice_same_token_refused() {
     let daemon = Daemon::start();
-    let (old, _) = create(&daemon, &[]);
+    let (old, _) = daemon.create_json(&[]);
     rotate(&daemon, &old, &["--grace", "1h"]);
     let out = daemon.cli(&["rotate", id(&old)]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -145,8 +140,8 @@ fn rotate_regular_user_while_admin_only_create_denied() {
     let daemon = Daemon::start();
     let user = unique_name("atkrot");
     ensure_user(&user);
-    let (token, _) = create(&daemon, &["--user", &user, "--expires", "7d"]);
-    admin(&daemon, &["settings", "set", "admin-only-create", "on"]);
+    let (token, _) = daemon.create_json(&["--user", &user, "--expires", "7d"]);
+    daemon.cli_ok(&["settings", "set", "admin-only-create", "on"]);
     let out = daemon.cli_as(&user, &["rotate", id(&token)]);
     assert_eq!(
         out.status.code(),

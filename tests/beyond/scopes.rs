@@ -6,12 +6,12 @@ use crate::common::http::unix_request;
 use crate::common::tokens::basic;
 use crate::common::Daemon;
 use crate::pam::{Outcome, Pam};
-use crate::{assert_status, call, create, external, id, start, TOKENS_ONLY};
+use crate::{assert_status, call, external, id, start_tokens_only, TOKENS_ONLY};
 
 #[test]
 fn scope_read_token_safe_methods_allowed_others_403() {
-    let (daemon, nginx) = start();
-    let (token, v) = create(&daemon, &["--scope", "read", "--name", "reader"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (token, v) = daemon.create_json(&["--scope", "read", "--name", "reader"]);
     assert_eq!(v["scopes"], "read", "{v}");
     for method in ["GET", "HEAD", "OPTIONS"] {
         let resp = call(&nginx, method, "/api/resource", &token);
@@ -31,8 +31,8 @@ fn scope_read_token_safe_methods_allowed_others_403() {
 
 #[test]
 fn scope_write_token_every_method_allowed() {
-    let (daemon, nginx) = start();
-    let (token, _) = create(&daemon, &["--scope", "write"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (token, _) = daemon.create_json(&["--scope", "write"]);
     for method in ["POST", "DELETE", "PUT", "GET"] {
         let resp = call(&nginx, method, "/api/resource", &token);
         assert_status(&resp, 200, &format!("{method} with a write token"));
@@ -42,8 +42,8 @@ fn scope_write_token_every_method_allowed() {
 
 #[test]
 fn scope_login_only_token_nginx_403_apache_refused_pam_succeeds() {
-    let (daemon, nginx) = start();
-    let (token, _) = create(&daemon, &["--scope", "login", "--user", "alice"]);
+    let (daemon, nginx) = start_tokens_only();
+    let (token, _) = daemon.create_json(&["--scope", "login", "--user", "alice"]);
     assert_status(
         &call(&nginx, "GET", "/api/resource", &token),
         403,
@@ -64,7 +64,7 @@ fn scope_login_only_token_nginx_403_apache_refused_pam_succeeds() {
 #[test]
 fn scope_read_token_pam_auth_err_without_fallback() {
     let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let (token, _) = create(&daemon, &["--scope", "read,write", "--user", "alice"]);
+    let (token, _) = daemon.create_json(&["--scope", "read,write", "--user", "alice"]);
     // pam_matrix holds the token as alice's password: a refusal that fell through to the
     // password modules would be accepted there and show up as success.
     let pam = Pam::shipped(&daemon.check_sock(), 3000, &[("alice", &token)]);
@@ -83,7 +83,7 @@ fn scope_read_token_pam_auth_err_without_fallback() {
 #[test]
 fn scope_read_token_without_original_method_fails_closed() {
     let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let (token, _) = create(&daemon, &["--scope", "read", "--user", "alice"]);
+    let (token, _) = daemon.create_json(&["--scope", "read", "--user", "alice"]);
     let auth = basic(b"alice", token.as_bytes());
     let sock = daemon.http_sock();
     // A front end that does not say the method gets a write decision.

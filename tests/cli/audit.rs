@@ -158,7 +158,7 @@ fn verify_stdin_says_valid_or_invalid() {
     broken.replace_range(broken.len() - 1.., last);
     let out = d.cli_input(None, &["verify", "--json"], &format!("{broken}\n"));
     assert_code(&out, 1);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::common::run::json(&out);
     assert_eq!(
         (&v["valid"], &v["reason"]),
         (&false.into(), &"invalid_token".into()),
@@ -167,7 +167,7 @@ fn verify_stdin_says_valid_or_invalid() {
 
     let out = d.cli_input(None, &["verify", "--user", "root", "--json"], &token);
     assert_code(&out, 1);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::common::run::json(&out);
     assert_eq!(v["reason"], "wrong_user", "{v}");
 
     assert_code(&d.cli(&["delete", token_id(&token)]), 0);

@@ -123,7 +123,7 @@ fn check_ip_list_decides_ipv4_and_ipv6() {
     for (addr, allowed, rule) in CHECKS {
         let out = d.cli(&["check-ip", addr, "--json"]);
         assert_code(&out, if allowed { 0 } else { 1 });
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = crate::common::run::json(&out);
         assert_eq!(v["allowed"], allowed, "{addr}: {v}");
         if allowed {
             assert!(

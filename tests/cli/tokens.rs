@@ -2,7 +2,7 @@
 //! database keeps of it.
 
 use crate::common::{ensure_user, stdout, Daemon};
-use crate::{assert_code, assert_token_object, create_json, ids, json, secret_part, token_id};
+use crate::{assert_code, assert_token_object, ids, json, secret_part, token_id};
 use std::os::unix::fs::PermissionsExt;
 
 #[test]
@@ -25,17 +25,14 @@ fn create_plain_prints_only_the_token() {
 fn create_json_returns_token_object_with_token() {
     let d = Daemon::start();
     ensure_user("atk-cli-shape");
-    let (token, v) = create_json(
-        &d,
-        &[
-            "--user",
-            "atk-cli-shape",
-            "--name",
-            "ci job",
-            "--expires",
-            "30d",
-        ],
-    );
+    let (token, v) = d.create_json(&[
+        "--user",
+        "atk-cli-shape",
+        "--name",
+        "ci job",
+        "--expires",
+        "30d",
+    ]);
     assert_eq!(v["id"], token_id(&token));
     assert_eq!(v["user"], "atk-cli-shape");
     assert_eq!(v["name"], "ci job");
@@ -48,7 +45,7 @@ fn create_json_returns_token_object_with_token() {
 #[test]
 fn list_json_has_spec_shape_and_no_secret() {
     let d = Daemon::start();
-    let (token, _) = create_json(&d, &["--name", "one"]);
+    let (token, _) = d.create_json(&["--name", "one"]);
     let out = d.cli(&["list", "--json"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret_part(&token)));
     let list = json(&out);
@@ -104,7 +101,7 @@ fn list_human_is_an_aligned_table() {
 #[test]
 fn show_json_returns_the_token_object() {
     let d = Daemon::start();
-    let (token, _) = create_json(&d, &["--name", "shown"]);
+    let (token, _) = d.create_json(&["--name", "shown"]);
     let v = json(&d.cli(&["show", token_id(&token), "--json"]));
     assert_token_object(&v);
     assert_eq!(v["id"], token_id(&token));

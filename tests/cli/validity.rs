@@ -2,7 +2,7 @@
 //! and the validity a token gets without `--expires`.
 
 use crate::common::{stderr, Daemon};
-use crate::{assert_code, create_json, json};
+use crate::{assert_code, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
@@ -120,7 +120,7 @@ fn create_without_expires_gets_longest_allowed_validity() {
     let d = Daemon::start();
     for (max, window) in DEFAULTS {
         assert_code(&d.cli(&["settings", "set", "max-validity", max]), 0);
-        let (_, v) = create_json(&d, &["--name", "default"]);
+        let (_, v) = d.create_json(&["--name", "default"]);
         match window {
             None => assert!(v["expires"].is_null(), "max-validity={max}: {v}"),
             Some((lo, hi)) => {
@@ -138,7 +138,7 @@ fn create_without_expires_gets_longest_allowed_validity() {
 #[test]
 fn create_expires_days_and_date_set_expiry() {
     let d = Daemon::start();
-    let (_, v) = create_json(&d, &["--expires", "10d"]);
+    let (_, v) = d.create_json(&["--expires", "10d"]);
     let at = OffsetDateTime::parse(v["expires"].as_str().unwrap(), &Rfc3339).unwrap();
     let hours = (at - OffsetDateTime::now_utc()).whole_hours();
     assert!(
@@ -147,7 +147,7 @@ fn create_expires_days_and_date_set_expiry() {
     );
     // A date means "through that day": expiry at its start, its end or the next midnight.
     let (date, next) = (date_in(40), date_in(41));
-    let (_, v) = create_json(&d, &["--expires", &date]);
+    let (_, v) = d.create_json(&["--expires", &date]);
     let expires = v["expires"].as_str().unwrap();
     let within = expires.starts_with(&date) || expires == format!("{next}T00:00:00Z");
     assert!(within, "--expires {date}: {v}");

@@ -18,9 +18,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::Daemon;
-
-/// Tokens only: a wrong credential is refused without asking PAM.
-pub const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
+pub use common::TOKENS_ONLY;
 
 /// Fails the test, naming the Debian package, when `program` is not installed.
 #[track_caller]

@@ -2,21 +2,37 @@
 //! whatever comes back, plus free ports for servers the tests start.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// How long one HTTP exchange may take before the test fails instead of hanging.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A port of 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+/// A port of 127.0.0.1 that was free a moment ago (bound to port 0 and released);
+/// written in `pg`, which the store's unit tests include on its own.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    super::pg::free_port()
+}
+
+/// Polls until `what` (the server `child` started) listens on 127.0.0.1:`port`; fails the
+/// test, showing the server's `log`, if it exits first or takes 20 s.
+pub fn wait_listening(what: &str, child: &mut Child, port: u16, log: &Path) {
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited during start-up ({status}): {}", log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not listening within 20 s: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Request headers as raw bytes, borrowed.
@@ -56,6 +72,12 @@ impl Response {
     /// The body as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; fails the test, showing the response, when it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
 
     /// A `key=value` line of the echo application's body; `None` when absent or empty.

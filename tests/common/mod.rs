@@ -4,10 +4,13 @@
 //!
 //! Shared by every test crate, so nothing is written twice: `tokens` (ids, forgeries,
 //! `Authorization` values), `http` (a raw HTTP/1.1 client, free ports), `run` (children
-//! fed on stdin, the CLI and the Apache helper, a PAM password backend).
+//! fed on stdin, the CLI and the Apache helper), `pam` (libpam redirected by
+//! pam_wrapper to pam_matrix), `check` (`check.sock` frames), `pg` (a PostgreSQL server).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod check;
 pub mod http;
+pub mod pam;
 pub mod pg;
 pub mod run;
 pub mod tokens;
@@ -21,6 +24,9 @@ use std::time::{Duration, Instant};
 
 /// Admin group used by the tests' configs.
 pub const ADMIN_GROUP: &str = "atk-admins";
+
+/// Tokens only: a wrong credential is refused without asking PAM.
+pub const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
 
 /// A running daemon; killed and its directory removed on drop.
 pub struct Daemon {
@@ -185,18 +191,7 @@ impl Daemon {
 
     /// Runs `apitoken` as `user` (through `runuser`) when given, feeding `stdin`.
     pub fn cli_input(&self, user: Option<&str>, args: &[&str], stdin: &str) -> Output {
-        let bin = env!("CARGO_BIN_EXE_apitoken");
-        let sock = self.admin_sock();
-        let mut cmd = match user {
-            Some(u) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", u, "--", bin]);
-                c
-            }
-            None => Command::new(bin),
-        };
-        cmd.arg("--socket").arg(&sock).args(args);
-        run::run_with_input(&mut cmd, stdin.as_bytes())
+        run::apitoken(&self.admin_sock(), user, args, stdin)
     }
 
     /// Runs `apitoken` as `user`.

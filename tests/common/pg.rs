@@ -40,7 +40,8 @@ fn check(what: &str, out: std::io::Result<Output>) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn free_port() -> u16 {
+/// A port of 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
@@ -202,6 +203,14 @@ impl PgServer {
     /// The password of the test role, in a file of mode 0600.
     pub fn password_file(&self) -> PathBuf {
         self.dir.join("db-password")
+    }
+
+    /// The `[store]` section of a daemon on `url`, one of this server's databases.
+    pub fn store_toml(&self, url: &str) -> String {
+        format!(
+            "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
+            self.password_file().display()
+        )
     }
 
     pub fn data_dir(&self) -> &Path {

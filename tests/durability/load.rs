@@ -3,20 +3,14 @@
 
 use super::{stdout, CREATES_PER_ROUND, CREATORS, SETTING};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs the real `apitoken` against `sock`, without the harness (threads share no daemon).
 fn apitoken(sock: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apitoken"))
-        .arg("--socket")
-        .arg(sock)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    super::common::run::apitoken(sock, None, args, "")
 }
 
 /// What the command line acknowledged, and what it tried without an acknowledgement.

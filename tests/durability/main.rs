@@ -28,7 +28,6 @@ use load::{Ledger, Load};
 use nginx_harness::Nginx;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// Threads running `apitoken create` in a loop.
@@ -44,17 +43,7 @@ const SETTING: &str = "lockout-threshold";
 
 /// `PRAGMA integrity_check` through the sqlite3 command line.
 fn integrity_check(db: &Path) -> String {
-    let out = Command::new("sqlite3")
-        .arg(db)
-        .arg("PRAGMA integrity_check;")
-        .output()
-        .expect("cannot run sqlite3; `bash tests/run.sh` installs it");
-    assert!(
-        out.status.success(),
-        "sqlite3 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout(&out)
+    common::run::sqlite(db, "PRAGMA integrity_check;")
 }
 
 fn file_len(path: &Path) -> u64 {
@@ -76,19 +65,12 @@ fn auth_status(daemon: &Daemon, token: &str) -> (u16, Option<String>) {
 }
 
 fn listed_ids(daemon: &Daemon) -> BTreeSet<String> {
-    let out = daemon.cli(&["list", "--all", "--json"]);
-    assert!(out.status.success(), "list: {}", common::stderr(&out));
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect()
+    let list = daemon.cli_json(&["list", "--all", "--json"]);
+    common::run::ids(&list).into_iter().collect()
 }
 
 fn listed_names(daemon: &Daemon) -> BTreeSet<String> {
-    let out = daemon.cli(&["list", "--all", "--json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = common::run::json(&daemon.cli(&["list", "--all", "--json"]));
     list.as_array()
         .unwrap()
         .iter()
@@ -97,8 +79,7 @@ fn listed_names(daemon: &Daemon) -> BTreeSet<String> {
 }
 
 fn current_setting(daemon: &Daemon) -> u32 {
-    let out = daemon.cli(&["settings", "--json"]);
-    let settings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let settings = common::run::json(&daemon.cli(&["settings", "--json"]));
     let value = &settings[SETTING];
     value
         .as_u64()

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::pam::{env_refs, pam_matrix_backend};
 use crate::common::pg::PgServer;
-use crate::common::run::{env_refs, pam_matrix_backend};
 use crate::common::tokens::{basic, bearer};
 use crate::common::{stderr, Daemon};
 use crate::nginx_harness::Nginx;
@@ -25,21 +25,13 @@ pub struct Fleet {
     _pam: tempfile::TempDir,
 }
 
-/// The `[store]` section of a host of `server`'s database `db`.
-pub fn store_toml(server: &PgServer, url: &str) -> String {
-    format!(
-        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npassword_file = \"{}\"\n",
-        server.password_file().display()
-    )
-}
-
 impl Fleet {
     /// `n` hosts on a new database; `user`'s password is [`PASSWORD`] on each.
     pub fn start(n: usize, user: &str) -> Fleet {
         let server = PgServer::start();
         let url = server.database("fleet");
-        let (pam_toml, env, pam) = pam_matrix_backend(user, PASSWORD);
-        let toml = format!("{pam_toml}\n{}", store_toml(&server, &url));
+        let (pam_toml, env, pam) = pam_matrix_backend(&[(user, PASSWORD)]);
+        let toml = format!("{pam_toml}\n{}", server.store_toml(&url));
         let hosts = (0..n)
             .map(|_| {
                 let daemon = Daemon::start_with(&toml, &env_refs(&env));

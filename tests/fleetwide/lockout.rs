@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use crate::common::http::metric;
-use crate::common::run::external_waiting;
+use crate::common::run::external_held;
 use crate::common::tokens::unique_name;
 use crate::hosts::{time_until, Fleet, Host, PASSWORD};
 
@@ -62,12 +62,10 @@ fn fleet_lockout_on_one_host_refuses_the_user_on_every_host_until_reset_on_anoth
 /// `apitoken-external` on `host`'s check.sock (Apache's way in), started now and given
 /// `user`/`secret` once `start` opens; its exit code.
 fn external_after(host: &Host, user: &str, secret: &str, start: Arc<Barrier>) -> Option<i32> {
-    let mut child = external_waiting(&host.daemon.check_sock(), "192.0.2.8", None);
-    let mut stdin = child.stdin.take().unwrap();
+    let mut held = external_held(&host.daemon.check_sock(), "192.0.2.8", None, user, secret);
     start.wait();
-    let _ = std::io::Write::write_all(&mut stdin, format!("{user}\n{secret}\n").as_bytes());
-    drop(stdin);
-    child.wait().unwrap().code()
+    held.feed();
+    held.code()
 }
 
 /// Wrong passwords for `user`, all at once: `web` through hosts 0 and 1's nginx (in

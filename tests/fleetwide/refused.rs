@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::base_config;
 use crate::common::pg::PgServer;
-use crate::hosts::store_toml;
 
 /// Runs the daemon with the `[store]` section `store` and expects it to refuse to start;
 /// its stderr.
@@ -45,7 +44,7 @@ fn fleet_host_that_cannot_reach_its_database_refuses_to_start_saying_why() {
     drop(nobody);
     let closed = url.replace(&server.port.to_string(), &port.to_string());
     let started = Instant::now();
-    let err = refused_start(&store_toml(&server, &closed));
+    let err = refused_start(&server.store_toml(&closed));
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::common::pg::PgServer;
 use crate::common::tokens::unique_name;
-use crate::hosts::store_toml;
 use crate::web_harness::{json, WebDaemon, USER_PASSWORD};
 
 #[test]
@@ -14,7 +13,7 @@ fn fleet_web_session_opened_on_one_host_works_on_every_host_and_logout_ends_it_o
     let server = PgServer::start();
     let url = server.database("web");
     let user = unique_name("fws");
-    let toml = store_toml(&server, &url);
+    let toml = server.store_toml(&url);
     let hosts: Vec<WebDaemon> = (0..3).map(|_| WebDaemon::start(&[&user], &toml)).collect();
     let session = hosts[0].login(&user, USER_PASSWORD);
     for (i, h) in hosts.iter().enumerate() {

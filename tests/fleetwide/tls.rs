@@ -10,7 +10,6 @@ use std::time::Duration;
 use crate::common::pg::PgServer;
 use crate::common::tokens::bearer;
 use crate::common::Daemon;
-use crate::hosts::store_toml;
 use crate::refused::refused_start;
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -125,7 +124,7 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     enable_ssl(&server, certs.path());
     let url = server.database("tls");
     let good = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
-    let host = Daemon::start_with(&store_toml(&server, &good), &[]);
+    let host = Daemon::start_with(&server.store_toml(&good), &[]);
     let token = host.create_token("root");
     let auth = crate::common::http::auth_as_nginx(
         &host.http_sock(),
@@ -148,7 +147,7 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     drop(host);
     for mode in ["verify-full", "require"] {
         let url = format!("{url}?sslmode={mode}&sslrootcert={}", wrong_ca.display());
-        let err = refused_start(&store_toml(&server, &url));
+        let err = refused_start(&server.store_toml(&url));
         eprintln!("sslmode={mode} with another CA: {err}");
         assert!(
             err.contains("certificate") && err.contains("other-ca.crt"),
@@ -157,7 +156,7 @@ fn fleet_tls_to_the_database_is_verified_and_a_wrong_ca_or_name_is_refused_by_na
     }
     // The certificate names 127.0.0.1 only; "localhost" is another name.
     let by_name = good.replace("127.0.0.1", "localhost");
-    let err = refused_start(&store_toml(&server, &by_name));
+    let err = refused_start(&server.store_toml(&by_name));
     eprintln!("a host name the certificate does not name: {err}");
     assert!(err.contains("certificate") && err.contains("name"), "{err}");
 }
@@ -170,7 +169,7 @@ fn fleet_sslmode_that_would_connect_in_plain_text_is_refused() {
     let server = PgServer::start();
     let url = server.database("plain");
     for query in ["sslmode=prefer", "sslmode=allow", "ssl%6Dode=require"] {
-        let err = refused_start(&store_toml(&server, &format!("{url}?{query}")));
+        let err = refused_start(&server.store_toml(&format!("{url}?{query}")));
         eprintln!("{query}: {err}");
         assert!(err.contains("store.url"), "{query}: {err}");
     }

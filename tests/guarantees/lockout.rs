@@ -3,11 +3,11 @@
 //! once; an attempt that arrives while the limit is reached is refused without being
 //! checked; a success with one kind of credential never clears the other kind's failures.
 
-use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::common::run::{env_refs, external_waiting, pam_matrix_backend};
+use crate::common::pam::{env_refs, pam_matrix_backend};
+use crate::common::run::{external_held, Held};
 use crate::common::tokens::{bearer, unique_name};
 use crate::common::{ensure_user, Daemon};
 use crate::{auth, auth_basic, is_locked, password_checks};
@@ -19,7 +19,7 @@ const GUESSER: &str = "atk-guesser";
 
 /// A daemon checking passwords through pam_matrix, where `user`'s password is `password`.
 fn with_password(user: &str, password: &str) -> (Daemon, tempfile::TempDir) {
-    let (toml, env, dir) = pam_matrix_backend(user, password);
+    let (toml, env, dir) = pam_matrix_backend(&[(user, password)]);
     (Daemon::start_with(&toml, &env_refs(&env)), dir)
 }
 
@@ -67,9 +67,14 @@ fn lockout_counts_every_attempt_on_http_sock_under_300_concurrent_wrong_password
 }
 
 /// Starts `apitoken-external` as `GUESSER` with `user` and `secret` waiting to be written.
-fn spawn_external(daemon: &Daemon, user: &str, secret: &str) -> (std::process::Child, Vec<u8>) {
-    let child = external_waiting(&daemon.check_sock(), "192.0.2.8", Some(GUESSER));
-    (child, format!("{user}\n{secret}\n").into_bytes())
+fn spawn_external(daemon: &Daemon, user: &str, secret: &str) -> Held {
+    external_held(
+        &daemon.check_sock(),
+        "192.0.2.8",
+        Some(GUESSER),
+        user,
+        secret,
+    )
 }
 
 #[test]
@@ -83,18 +88,14 @@ fn lockout_counts_every_attempt_on_check_sock_from_a_second_unix_user() {
     let mut guesses: Vec<_> = (0..150)
         .map(|i| spawn_external(&daemon, &user, &format!("guess-{i}")))
         .collect();
-    let right = spawn_external(&daemon, &user, password);
-    for (child, input) in &mut guesses {
-        let _ = child.stdin.take().unwrap().write_all(input);
+    let mut right = spawn_external(&daemon, &user, password);
+    for guess in &mut guesses {
+        guess.feed();
     }
-    let (mut right_child, right_input) = right;
     std::thread::sleep(Duration::from_millis(30));
-    let _ = right_child.stdin.take().unwrap().write_all(&right_input);
-    let codes: Vec<Option<i32>> = guesses
-        .into_iter()
-        .map(|(mut c, _)| c.wait().unwrap().code())
-        .collect();
-    let right_code = right_child.wait().unwrap().code();
+    right.feed();
+    let codes: Vec<Option<i32>> = guesses.into_iter().map(Held::code).collect();
+    let right_code = right.code();
     let checked = password_checks(&daemon) - before;
     println!(
         "150 concurrent wrong passwords on check.sock from {GUESSER}: {checked} checked; the right one exited {right_code:?}"

@@ -16,7 +16,7 @@ mod revocation;
 mod verify;
 mod weapon;
 
-use common::http::{metric, unix_request};
+use common::http::{auth_as_nginx, metric};
 use common::tokens::basic;
 use common::Daemon;
 use std::path::Path;
@@ -24,13 +24,7 @@ use std::path::Path;
 /// `GET /auth` on `http.sock` with `authorization` (raw header value) from a client at
 /// 192.0.2.7: the answer's status.
 pub fn auth(sock: &Path, authorization: &[u8]) -> u16 {
-    let headers: [(&str, &[u8]); 4] = [
-        ("Authorization", authorization),
-        ("X-Real-IP", b"192.0.2.7"),
-        ("X-Original-Method", b"GET"),
-        ("X-Original-URI", b"/api/x"),
-    ];
-    unix_request(sock, "GET", "/auth", &headers, b"").status
+    auth_as_nginx(sock, authorization, "192.0.2.7", "GET", "/api/x").status
 }
 
 /// Basic `user:secret` on `http.sock`.

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::auth;
-use crate::common::run::sqlite;
-use crate::common::tokens::{argon2_phc, bearer, forged_token, token_id};
+use crate::common::tokens::{bearer, forged_token, token_id};
 use crate::common::{ensure_group_member, Daemon, ADMIN_GROUP};
 
 /// Requests `token` from `threads` threads until `stop`; every answer with the instant its
@@ -72,28 +71,15 @@ fn race(daemon: &Daemon, token: &str, revoke: &[&str]) -> (usize, usize) {
     (before, seen.len())
 }
 
-/// A token whose stored verifier is an argon2id hash, as an older release wrote it: its
-/// first verification is slow, which holds the race window open.
-fn legacy_token(daemon: &Daemon, owner: &str) -> String {
-    let token = daemon.create_token(owner);
-    let phc = argon2_phc(&token, 19456, 3);
-    sqlite(
-        &daemon.db_path(),
-        &format!(
-            "UPDATE tokens SET hash = '{phc}' WHERE id = '{}';",
-            token_id(&token)
-        ),
-    );
-    token
-}
-
 fn rounds(revoke: impl Fn(&Daemon, &str) -> Vec<String>) {
     let daemon = Daemon::start_with("[password]\nbackend = \"none\"\n", &[]);
     let mut summary = Vec::new();
     for round in 0..12 {
-        // Alternate slow legacy rows and current ones, used before the race or not.
+        // Alternate slow legacy rows and current ones, used before the race or not. A
+        // legacy row's first verification (argon2, three passes) is slow, which holds the
+        // race window open.
         let token = if round % 2 == 0 {
-            legacy_token(&daemon, "rev-owner")
+            daemon.legacy_token("rev-owner", 3)
         } else {
             daemon.create_token("rev-owner")
         };

@@ -2,13 +2,12 @@
 //! same engine as every front end (its queue, budgets, lockout and audit), so an
 //! unprivileged user who runs it in bulk cannot delay anyone's check, and leaves a trace.
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::auth;
-use crate::common::run::sqlite;
-use crate::common::tokens::{argon2_phc, bearer, forged_token, token_id};
+use crate::common::http::metric;
+use crate::common::run::{command_as, Held};
+use crate::common::tokens::{bearer, forged_token, token_id};
 use crate::common::{ensure_user, Daemon};
 
 /// The unprivileged user who runs `apitoken verify` in bulk; no other test uses it.
@@ -16,44 +15,17 @@ const VERIFIER: &str = "atk-verifier";
 
 /// The `via="cli",result="..."` sample of `apitokend_requests_total`.
 fn decisions(daemon: &Daemon, result: &str) -> u64 {
-    let resp = crate::common::http::unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
-    let prefix = format!("apitokend_requests_total{{via=\"cli\",result=\"{result}\"}} ");
-    resp.text()
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+    let sample = format!("apitokend_requests_total{{via=\"cli\",result=\"{result}\"}}");
+    metric(&daemon.http_sock(), &sample)
 }
 
-/// A token of `vfy-victim` stored as an older release did, with production argon2
-/// parameters: checking a secret against it is the most expensive thing `verify` can ask
-/// for.
-fn legacy_token(daemon: &Daemon) -> String {
-    let legacy = daemon.create_token("vfy-victim");
-    let phc = argon2_phc(&legacy, 19456, 2);
-    sqlite(
-        &daemon.db_path(),
-        &format!(
-            "UPDATE tokens SET hash = '{phc}' WHERE id = '{}';",
-            token_id(&legacy)
-        ),
-    );
-    legacy
-}
-
-/// 250 `apitoken verify` run by [`VERIFIER`], each waiting for its token on stdin.
-fn spawn_verifiers(daemon: &Daemon) -> Vec<Child> {
+/// 250 `apitoken verify` run by [`VERIFIER`], each holding back `input` (its token).
+fn spawn_verifiers(daemon: &Daemon, input: &str) -> Vec<Held> {
     (0..250)
         .map(|_| {
-            Command::new("runuser")
-                .args(["-u", VERIFIER, "--", env!("CARGO_BIN_EXE_apitoken")])
-                .arg("--socket")
-                .arg(daemon.admin_sock())
-                .arg("verify")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
+            let mut cmd = command_as(Some(VERIFIER), env!("CARGO_BIN_EXE_apitoken"));
+            cmd.arg("--socket").arg(daemon.admin_sock()).arg("verify");
+            Held::start(&mut cmd, input)
         })
         .collect()
 }
@@ -74,29 +46,24 @@ fn first_uses(daemon: &Daemon, fresh: &[String]) -> Vec<Duration> {
 fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check() {
     ensure_user(VERIFIER);
     let daemon = Daemon::start_with("[password]\nbackend = \"none\"\n", &[]);
-    let legacy = legacy_token(&daemon);
+    // Stored as an older release did, with production argon2 parameters: checking a
+    // secret against it is the most expensive thing `verify` can ask for.
+    let legacy = daemon.legacy_token("vfy-victim", 2);
     let fresh: Vec<String> = (0..3).map(|_| daemon.create_token("vfy-other")).collect();
     let unauthorized_before = decisions(&daemon, "unauthorized");
 
-    let mut children = spawn_verifiers(&daemon);
+    let forged = forged_token(token_id(&legacy));
+    let mut children = spawn_verifiers(&daemon, &format!("{forged}\n"));
     // Let the 250 processes start (each then waits for its token on stdin), so that what
     // is measured below is the daemon under the verifications, not this machine busy
     // creating processes; then hand them their tokens all at once.
     std::thread::sleep(Duration::from_millis(1500));
     for c in &mut children {
-        let forged = forged_token(token_id(&legacy));
-        let _ = c
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{forged}\n").as_bytes());
+        c.feed();
     }
     // Meanwhile, first uses of other tokens (nothing cached) through http.sock.
     let took = first_uses(&daemon, &fresh);
-    let codes: Vec<Option<i32>> = children
-        .into_iter()
-        .map(|mut c| c.wait().unwrap().code())
-        .collect();
+    let codes: Vec<Option<i32>> = children.into_iter().map(Held::code).collect();
     let counted = decisions(&daemon, "unauthorized") - unauthorized_before;
     let logged = daemon
         .syslog_lines()
@@ -104,8 +71,7 @@ fn no_local_user_can_deny_others_250_apitoken_verify_do_not_delay_an_http_check(
         .filter(|l| l.contains("event=auth.failure") && l.contains("via=cli"))
         .count();
     // A line the log socket could not take at once is dropped and counted (SPEC §10).
-    let dropped =
-        crate::common::http::metric(&daemon.http_sock(), "apitokend_syslog_dropped_total");
+    let dropped = metric(&daemon.http_sock(), "apitokend_syslog_dropped_total");
     println!("250 `apitoken verify` by {VERIFIER}: http first uses took {took:?}; {counted} counted, {logged} logged, {dropped} log lines dropped");
     assert!(
         took.iter().all(|t| *t < Duration::from_secs(1)),

@@ -7,16 +7,7 @@ use super::*;
 /// A token of `owner` whose row holds an argon2id hash with production memory (19 MiB),
 /// one pass to keep the debug build quick, as an earlier release stored it.
 fn legacy_token(daemon: &Daemon, owner: &str) -> String {
-    let token = daemon.create_token(owner);
-    let phc = common::tokens::argon2_phc(&token, 19456, 1);
-    common::run::sqlite(
-        &daemon.db_path(),
-        &format!(
-            "UPDATE tokens SET hash = '{phc}' WHERE id = '{}';",
-            common::tokens::token_id(&token)
-        ),
-    );
-    token
+    daemon.legacy_token(owner, 1)
 }
 
 /// Forged tokens (valid checksum, real id, wrong secret) for the given tokens.
@@ -73,12 +64,12 @@ fn admin_verify_burst_with_real_argon2_stays_under_200_mib() {
         .map(|forged| {
             let sock = sock.clone();
             std::thread::spawn(move || {
-                let mut cmd = Command::new("runuser");
-                cmd.args(["-u", user, "--", env!("CARGO_BIN_EXE_apitoken"), "--socket"])
-                    .arg(&sock)
-                    .arg("verify");
-                let out = common::run::run_with_input(&mut cmd, forged.as_bytes());
-                stdout(&out)
+                stdout(&common::run::apitoken(
+                    &sock,
+                    Some(user),
+                    &["verify"],
+                    &forged,
+                ))
             })
         })
         .collect();
@@ -94,11 +85,7 @@ fn admin_verify_burst_with_real_argon2_stays_under_200_mib() {
 
 /// A counter of the daemon's `/metrics`.
 fn metric(daemon: &Daemon, name: &str) -> u64 {
-    let resp = common::http::unix_request(&daemon.http_sock(), "GET", "/metrics", &[], b"");
-    resp.text()
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    common::http::metric(&daemon.http_sock(), name)
 }
 
 /// Token ids are public, so anyone can send wrong secrets for one. The daemon promises

@@ -25,7 +25,8 @@ mod frames;
 mod http;
 
 use apitoken_wire::check::{self as check, CheckReply, CheckRequest, Verdict, Via};
-use common::http::{format_request, read_response};
+use common::check::check_exchange;
+use common::http::{format_request, read_response, unix_connect};
 use common::tokens::{basic, bearer, forged_token};
 use common::{stdout, Daemon};
 use nginx_harness::Nginx;
@@ -90,19 +91,12 @@ impl Noise {
     }
 }
 
-fn connect(sock: &Path) -> UnixStream {
-    let s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
-
 /// Writes `bytes` (ignoring a daemon that hangs up early) and returns whatever comes back
 /// before the daemon closes the connection. `eof` also closes the sending side, so a
 /// framed reader sees the end of a truncated frame at once; `http.sock` still answers
 /// the complete requests it got before the end.
 fn raw_exchange(sock: &Path, bytes: &[u8], eof: bool) -> Vec<u8> {
-    let mut s = connect(sock);
+    let mut s = unix_connect(sock);
     let _ = s.write_all(bytes);
     if eof {
         let _ = s.shutdown(std::net::Shutdown::Write);
@@ -122,13 +116,6 @@ fn http_status(sock: &Path, request: &[u8]) -> Option<u16> {
 
 fn auth_request(headers: &[(&str, &[u8])]) -> Vec<u8> {
     format_request("GET", "/auth", headers, b"", false)
-}
-
-/// One framed request on `check.sock`, decoded.
-fn check_exchange(sock: &Path, req: &CheckRequest) -> CheckReply {
-    let mut s = connect(sock);
-    check::write_frame(&mut s, &req.encode().unwrap()).unwrap();
-    CheckReply::decode(&check::read_frame(&mut s).unwrap()).unwrap()
 }
 
 fn check_request(user: &str, secret: &str, rhost: &str) -> CheckRequest {

@@ -5,12 +5,13 @@ use super::*;
 /// A daemon whose password backend is PAM through pam_wrapper and pam_matrix, which
 /// accepts `user`/`password`; its stderr is captured.
 pub(super) fn start_with_password(user: &str, password: &str) -> (Daemon, tempfile::TempDir) {
-    let (toml, env, pam_dir) = common::run::pam_matrix_backend(user, password);
-    let daemon = Daemon::start_capturing_stderr(&toml, &common::run::env_refs(&env));
+    let (toml, env, pam_dir) = common::pam::pam_matrix_backend(&[(user, password)]);
+    let daemon = Daemon::start_capturing_stderr(&toml, &common::pam::env_refs(&env));
     (daemon, pam_dir)
 }
 
-pub(super) fn check_exchange(sock: &Path, via: Via, user: &str, secret: &str) -> CheckReply {
+/// One `check.sock` request from 192.0.2.7 for `/hygiene`, decoded.
+pub(super) fn check_with(sock: &Path, via: Via, user: &str, secret: &str) -> CheckReply {
     let req = CheckRequest {
         via,
         user: user.into(),
@@ -20,10 +21,7 @@ pub(super) fn check_exchange(sock: &Path, via: Via, user: &str, secret: &str) ->
         uri: "/hygiene".into(),
         access: String::new(),
     };
-    let mut s = UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    check::write_frame(&mut s, &req.encode().unwrap()).unwrap();
-    CheckReply::decode(&check::read_frame(&mut s).unwrap()).unwrap()
+    common::check::check_exchange(sock, &req)
 }
 
 pub(super) fn auth(daemon: &Daemon, authorization: &[u8]) -> Response {
@@ -195,7 +193,7 @@ fn exercise_check(
     let mut check_cases = pam_cases(user, password, token);
     check_cases.extend(helper_cases(user, password, token));
     for (what, via, who, secret, expected) in &check_cases {
-        let reply = check_exchange(&daemon.check_sock(), *via, who, secret);
+        let reply = check_with(&daemon.check_sock(), *via, who, secret);
         match expected {
             Some(v) => assert_eq!(reply.verdict, *v, "{what}: {reply:?}"),
             None => assert_ne!(reply.verdict, Verdict::Allow, "{what}: {reply:?}"),

@@ -23,11 +23,11 @@ mod exercise;
 mod web;
 
 use exercise::{
-    add_database, auth, check_exchange, exercise_cli, exercise_front_ends, start_with_password,
+    add_database, auth, check_with, exercise_cli, exercise_front_ends, start_with_password,
     wait_for_auth_lines,
 };
 
-use apitoken_wire::check::{self as check, CheckReply, CheckRequest, Verdict, Via};
+use apitoken_wire::check::{CheckReply, CheckRequest, Verdict, Via};
 use base64::Engine as _;
 use common::http::{unix_request, Response};
 use common::tokens::{bad_checksum, basic, bearer, forged_token, token_id, unique_name};
@@ -161,7 +161,7 @@ fn token_sent_as_user_name_never_reaches_logs_or_database() {
         hay.add_response(what, &resp);
     }
     // The reply echoes the user name to the client that sent it; only what is kept counts.
-    let reply = check_exchange(&daemon.check_sock(), Via::Pam, &token, "hunter2");
+    let reply = check_with(&daemon.check_sock(), Via::Pam, &token, "hunter2");
     assert_ne!(reply.verdict, Verdict::Allow);
     wait_for_auth_lines(&daemon, 3);
     let failures = daemon.cli(&["failures", "--json"]);

@@ -20,8 +20,7 @@ fn web(
 }
 
 fn json_field(resp: &Response, key: &str) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
-    v[key]
+    resp.json()[key]
         .as_str()
         .unwrap_or_else(|| panic!("no {key}: {resp:?}"))
         .to_string()

@@ -2,10 +2,9 @@
 //! connections to every socket the daemon serves must not make a PAM login (token or
 //! password), an Apache check or an nginx check of another user fail or wait a second.
 
-use std::process::Command;
 use std::time::Instant;
 
-use super::common::run::run_with_input;
+use super::common::run::{external_command, run_with_input};
 use super::common::tokens::bearer;
 use super::common::{ensure_user, Daemon};
 use super::pam::{Outcome, Pam};
@@ -16,16 +15,7 @@ const WWW: &str = "proc-www";
 
 /// `apitoken-external` run as `user`, as Apache's helper would be; exit code and time.
 fn external_as(user: &str, sock: &std::path::Path, who: &str, secret: &str) -> (Option<i32>, f64) {
-    let mut cmd = Command::new("runuser");
-    cmd.args([
-        "-u",
-        user,
-        "--",
-        env!("CARGO_BIN_EXE_apitoken-external"),
-        "--socket",
-    ])
-    .arg(sock)
-    .env("IP", "192.0.2.7");
+    let mut cmd = external_command(sock, "192.0.2.7", Some(user));
     let started = Instant::now();
     let out = run_with_input(&mut cmd, format!("{who}\n{secret}\n").as_bytes());
     (out.status.code(), started.elapsed().as_secs_f64())

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::common::run::{find_multiarch_lib, run_with_input};
+use super::common::pam::{env_refs, pam_matrix_service, pam_wrapper_env};
+use super::common::run::run_with_input;
 use super::common::{ensure_user, eventually, stderr};
 use super::MALLORY;
 
@@ -249,23 +250,11 @@ fn nothing_runs_that_was_not_asked_for_cli_refuses_a_socket_served_by_another_us
     );
 }
 
-/// A pam_matrix service `apitokend` in `home/pam.d` that knows the victim's password,
-/// readable by the victim's daemon; the service directory.
+/// A pam_matrix service `apitokend` in `home` that knows the victim's password, readable
+/// by the victim's daemon; the service directory.
 fn write_pam_matrix_service(home: &Path) -> PathBuf {
-    let services = home.join("pam.d");
-    std::fs::create_dir(&services).unwrap();
-    let passdb = home.join("passdb");
-    std::fs::write(&passdb, format!("{VICTIM}:correct horse:apitokend\n")).unwrap();
-    let matrix = find_multiarch_lib("pam_wrapper/pam_matrix.so");
-    let line = |kind: &str| {
-        format!(
-            "{kind} required {} passdb={}\n",
-            matrix.display(),
-            passdb.display()
-        )
-    };
-    std::fs::write(services.join("apitokend"), line("auth") + &line("account")).unwrap();
-    for p in [&services, &passdb, &services.join("apitokend")] {
+    let services = pam_matrix_service(home, &[(VICTIM, "correct horse")]);
+    for p in [&services, &home.join("passdb"), &services.join("apitokend")] {
         chown(p, VICTIM);
     }
     services
@@ -312,16 +301,8 @@ fn nothing_runs_that_was_not_asked_for_non_root_daemon_is_no_password_oracle() {
     let services = write_pam_matrix_service(&home);
     let run = home.join("run");
     let config = write_victim_config(&home, &run);
-    let preload = find_multiarch_lib("libpam_wrapper.so")
-        .display()
-        .to_string();
-    let service_dir = services.display().to_string();
-    let env = [
-        ("LD_PRELOAD", preload.as_str()),
-        ("PAM_WRAPPER", "1"),
-        ("PAM_WRAPPER_SERVICE_DIR", service_dir.as_str()),
-    ];
-    let mut daemon = VictimDaemon::spawn(&config, &home, &env);
+    let env = pam_wrapper_env(&services);
+    let mut daemon = VictimDaemon::spawn(&config, &home, &env_refs(&env));
     let check = run.join("check.sock");
     assert!(
         eventually(Duration::from_secs(20), || {

@@ -15,30 +15,14 @@ use std::io::{BufReader, Write};
 use common::http::{
     format_request, read_response, unix_connect, unix_request, Headers, OwnedHeaders, Response,
 };
-use common::run::{env_refs, pam_matrix_backend};
+use common::pam::{env_refs, pam_matrix_backend};
 use common::tokens::{
     bad_checksum, basic, bearer, forged_token, token_id, unique_name, with_checksum,
 };
-use common::Daemon;
-use nginx_harness::Nginx;
-
-/// Tokens only: a wrong credential is refused without asking PAM, which keeps these
-/// tests fast and independent of the host's PAM stack.
-const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
+use common::{Daemon, TOKENS_ONLY};
+use nginx_harness::{start_tokens_only, Nginx};
 
 const CHALLENGE: &str = "Basic realm=\"apitokend\"";
-
-/// Runs `apitoken ARGS` as root and fails the test if it fails.
-#[track_caller]
-fn admin(daemon: &Daemon, args: &[&str]) -> String {
-    daemon.cli_ok(args)
-}
-
-fn start() -> (Daemon, Nginx) {
-    let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
-    let nginx = Nginx::start(&daemon.http_sock());
-    (daemon, nginx)
-}
 
 #[track_caller]
 fn assert_allowed(resp: &Response, user: &str, method: &str) {
@@ -82,13 +66,13 @@ fn assert_forbidden(resp: &Response, case: &str) {
 
 #[test]
 fn nginx_no_credentials_returns_401_with_basic_challenge() {
-    let (_daemon, nginx) = start();
+    let (_daemon, nginx) = start_tokens_only();
     assert_challenged(&nginx.api(None), "no Authorization header");
 }
 
 #[test]
 fn nginx_basic_owner_and_token_returns_200_with_user_method_and_id() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngb");
     let token = daemon.create_token(&user);
     let resp = nginx.api(Some(&basic(user.as_bytes(), token.as_bytes())));
@@ -98,7 +82,7 @@ fn nginx_basic_owner_and_token_returns_200_with_user_method_and_id() {
 
 #[test]
 fn nginx_bearer_token_returns_200_with_owner() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngr");
     let token = daemon.create_token(&user);
     for round in 0..2 {
@@ -122,7 +106,7 @@ fn nginx_bearer_token_returns_200_with_owner() {
 
 #[test]
 fn nginx_post_with_body_and_valid_token_returns_200() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngp");
     let token = daemon.create_token(&user);
     let body = vec![b'x'; 64 * 1024];
@@ -209,7 +193,7 @@ fn assert_no_secret_in_syslog(daemon: &Daemon, token: &str, other_token: &str) {
 
 #[test]
 fn nginx_bad_credentials_return_401_with_challenge() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngx");
     let other = unique_name("ngo");
     let token = daemon.create_token(&user);
@@ -238,7 +222,7 @@ fn nginx_bad_credentials_return_401_with_challenge() {
 
 #[test]
 fn nginx_client_remote_user_header_is_replaced_by_the_daemon_answer() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngs");
     let token = daemon.create_token(&user);
     let spoofed: &[(&str, &[u8])] = &[
@@ -257,14 +241,14 @@ fn nginx_client_remote_user_header_is_replaced_by_the_daemon_answer() {
 
 #[test]
 fn nginx_token_deleted_after_cached_success_returns_401_on_next_request() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngd");
     let token = daemon.create_token(&user);
     let auth = bearer(&token);
     // Twice, so the second success comes from the cache.
     assert_allowed(&nginx.api(Some(&auth)), &user, "token");
     assert_allowed(&nginx.api(Some(&auth)), &user, "token");
-    admin(&daemon, &["delete", token_id(&token)]);
+    daemon.cli_ok(&["delete", token_id(&token)]);
     assert_challenged(
         &nginx.api(Some(&auth)),
         "bearer token deleted after a cached success",
@@ -277,13 +261,13 @@ fn nginx_token_deleted_after_cached_success_returns_401_on_next_request() {
 
 #[test]
 fn nginx_allowed_networks_without_client_address_return_403_until_allowed() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngn");
     let token = daemon.create_token(&user);
     let auth = bearer(&token);
     assert_allowed(&nginx.api(Some(&auth)), &user, "token");
 
-    admin(&daemon, &["allow-ip", "add", "10.0.0.0/8"]);
+    daemon.cli_ok(&["allow-ip", "add", "10.0.0.0/8"]);
     assert_forbidden(
         &nginx.api(Some(&auth)),
         "cached token from 127.0.0.1 outside 10.0.0.0/8",
@@ -300,13 +284,13 @@ fn nginx_allowed_networks_without_client_address_return_403_until_allowed() {
         "client-supplied X-Real-IP/X-Forwarded-For",
     );
 
-    admin(&daemon, &["allow-ip", "add", "127.0.0.1"]);
+    daemon.cli_ok(&["allow-ip", "add", "127.0.0.1"]);
     assert_allowed(&nginx.api(Some(&auth)), &user, "token");
 }
 
 #[test]
 fn nginx_admin_only_create_with_regular_users_off_returns_403_for_non_admin_token() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngu");
     let user_token = daemon.create_token(&user);
     let root_token = daemon.create_token("root");
@@ -314,11 +298,8 @@ fn nginx_admin_only_create_with_regular_users_off_returns_403_for_non_admin_toke
     assert_allowed(&nginx.api(Some(&bearer(&user_token))), &user, "token");
     assert_allowed(&nginx.api(Some(&bearer(&root_token))), "root", "token");
 
-    admin(&daemon, &["settings", "set", "admin-only-create", "on"]);
-    admin(
-        &daemon,
-        &["settings", "set", "regular-users-use-tokens", "off"],
-    );
+    daemon.cli_ok(&["settings", "set", "admin-only-create", "on"]);
+    daemon.cli_ok(&["settings", "set", "regular-users-use-tokens", "off"]);
     assert_forbidden(
         &nginx.api(Some(&bearer(&user_token))),
         "non-admin bearer token",
@@ -335,10 +316,7 @@ fn nginx_admin_only_create_with_regular_users_off_returns_403_for_non_admin_toke
         "token",
     );
 
-    admin(
-        &daemon,
-        &["settings", "set", "regular-users-use-tokens", "on"],
-    );
+    daemon.cli_ok(&["settings", "set", "regular-users-use-tokens", "on"]);
     assert_allowed(&nginx.api(Some(&bearer(&user_token))), &user, "token");
 }
 

@@ -6,7 +6,7 @@ use super::*;
 /// A daemon whose password backend is PAM, with libpam redirected by pam_wrapper to a
 /// service file that accepts `user`/`password` through pam_matrix.
 fn start_with_pam_matrix(user: &str, password: &str) -> (Daemon, Nginx, tempfile::TempDir) {
-    let (toml, env, pam_dir) = pam_matrix_backend(user, password);
+    let (toml, env, pam_dir) = pam_matrix_backend(&[(user, password)]);
     let daemon = Daemon::start_with(&toml, &env_refs(&env));
     let nginx = Nginx::start(&daemon.http_sock());
     (daemon, nginx, pam_dir)
@@ -39,7 +39,7 @@ fn nginx_password_auth_off_returns_403_for_password_and_wrong_token() {
     let password_auth = basic(user.as_bytes(), password.as_bytes());
     assert_allowed(&nginx.api(Some(&password_auth)), &user, "password");
 
-    admin(&daemon, &["settings", "set", "password-auth", "off"]);
+    daemon.cli_ok(&["settings", "set", "password-auth", "off"]);
     assert_forbidden(
         &nginx.api(Some(&password_auth)),
         "correct password while password-auth is off",
@@ -61,13 +61,13 @@ fn nginx_password_auth_off_returns_403_for_password_and_wrong_token() {
 
 #[test]
 fn nginx_lockout_after_threshold_returns_403_for_valid_token_until_reset() {
-    let (daemon, nginx) = start();
+    let (daemon, nginx) = start_tokens_only();
     let user = unique_name("ngl");
     let token = daemon.create_token(&user);
     let valid = basic(user.as_bytes(), token.as_bytes());
     assert_allowed(&nginx.api(Some(&valid)), &user, "token");
 
-    admin(&daemon, &["settings", "set", "lockout-threshold", "3"]);
+    daemon.cli_ok(&["settings", "set", "lockout-threshold", "3"]);
     // Wrong passwords count; forged tokens for the user's own id do not (SPEC §13: a
     // public token id is not a weapon), so they cannot lock the owner out.
     let forged = forged_token(token_id(&token));
@@ -103,8 +103,7 @@ fn nginx_lockout_after_threshold_returns_403_for_valid_token_until_reset() {
     );
     daemon.wait_syslog(&["event=user.lockout", &format!("user={user}")]);
 
-    let failures: serde_json::Value =
-        serde_json::from_str(&admin(&daemon, &["failures", "--json"])).unwrap();
+    let failures = daemon.cli_json(&["failures", "--json"]);
     let entry = failures
         .as_array()
         .unwrap()
@@ -117,6 +116,6 @@ fn nginx_lockout_after_threshold_returns_403_for_valid_token_until_reset() {
         "not shown as locked: {entry}"
     );
 
-    admin(&daemon, &["failures", "reset", &user]);
+    daemon.cli_ok(&["failures", "reset", &user]);
     assert_allowed(&nginx.api(Some(&valid)), &user, "token");
 }

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::http::{free_port, tcp_request, Response};
+use crate::common::{Daemon, TOKENS_ONLY};
 
 /// The socket path the shipped snippet uses; tests substitute their own.
 const SHIPPED_SOCKET: &str = "/run/apitokend/http.sock";
@@ -58,18 +59,7 @@ impl Nginx {
             let conf = dir.path().join("nginx.conf");
             let text = config(dir.path(), port, echo_port, http_sock, options);
             std::fs::write(&conf, text).unwrap();
-            let child = Command::new(nginx_binary())
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(dir.path().join("error.log"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("cannot run nginx; `bash tests/run.sh` installs it");
+            let child = spawn(dir.path(), &conf);
             let mut nginx = Nginx {
                 dir,
                 port,
@@ -153,33 +143,66 @@ impl Nginx {
             None => self.get("/api/resource", &[]),
         }
     }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGTERM makes the master stop its worker too; SIGKILL would orphan it.
-            let pid = child.id().to_string();
-            let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(mut child) = self.child.take() {
+            stop(&mut child);
+        }
     }
 }
 
 fn nginx_binary() -> PathBuf {
     std::env::var_os("NGINX").map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from)
+}
+
+/// Starts nginx in the foreground on `conf`, its prefix and error log in `dir`.
+pub fn spawn(dir: &Path, conf: &Path) -> Child {
+    Command::new(nginx_binary())
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(conf)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot run nginx; `bash tests/run.sh` installs it")
+}
+
+/// Stops an nginx master with SIGTERM, which stops its worker too (SIGKILL would orphan
+/// the worker); killed if it is still there after 10 s.
+pub fn stop(child: &mut Child) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The `user` directive: the workers run as nobody when the tests run as root.
+pub fn user_directive() -> &'static str {
+    if nix::unistd::Uid::effective().is_root() {
+        "user nobody nogroup;"
+    } else {
+        ""
+    }
+}
+
+/// A daemon checking tokens only (no password backend) with nginx in front of it.
+pub fn start_tokens_only() -> (Daemon, Nginx) {
+    let daemon = Daemon::start_with(TOKENS_ONLY, &[]);
+    let nginx = Nginx::start(&daemon.http_sock());
+    (daemon, nginx)
 }
 
 /// The shipped snippet with the test's socket path in place of the packaged one.
@@ -206,11 +229,7 @@ const ECHO: &str = r#"default_type text/plain;
 
 fn config(dir: &Path, port: u16, echo_port: u16, http_sock: &Path, options: &Options) -> String {
     let d = dir.display();
-    let user = if nix::unistd::Uid::effective().is_root() {
-        "user nobody nogroup;"
-    } else {
-        ""
-    };
+    let user = user_directive();
     let mut snippet = shipped_snippet(http_sock);
     if options.pass_reason {
         for line in REASON_LINES {

@@ -129,7 +129,7 @@ fn changes_refused_naming_the_database(
     let (r, took) = timed(|| web(h, manage, "/api/v1/tokens"));
     assert!(took < QUICK, "the REST API took {took:?}");
     assert_eq!(r.status, 503, "{}", r.text());
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let body = r.json();
     assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
     assert!(body["error"]["message"]
         .as_str()
@@ -146,12 +146,12 @@ fn changes_refused_naming_the_database(
     let path = "/api/v1/settings/lockout-threshold";
     let r = unix_request(&sock, "PUT", path, &headers, br#"{"value":"3"}"#);
     assert_eq!(r.status, 503, "{}", r.text());
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let body = r.json();
     assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
     // A credential the host cannot check: the REST API says why, as for a refused change.
     let r = web(h, unseen, "/api/v1/me");
     assert_eq!(r.status, 503, "{}", r.text());
-    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let body = r.json();
     assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
 }
 
@@ -162,8 +162,7 @@ fn nothing_refused_was_done(h: &Daemon) {
         !listed.contains("\"x\""),
         "a refused create was made: {listed}"
     );
-    let settings: serde_json::Value =
-        serde_json::from_str(&h.cli_ok(&["settings", "--json"])).unwrap();
+    let settings = h.cli_json(&["settings", "--json"]);
     let threshold = settings["lockout-threshold"].to_string();
     assert!(
         threshold.contains("10"),

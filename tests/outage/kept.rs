@@ -8,18 +8,12 @@ use crate::common::http::metric;
 use crate::common::pg::PgServer;
 use crate::common::run::external;
 use crate::common::tokens::token_id;
-use crate::common::{eventually, Daemon};
+use crate::common::{eventually, Daemon, TOKENS_ONLY};
 use crate::{check, host, wait_store};
-
-const TOKENS_ONLY: &str = "[password]\nbackend = \"none\"\n";
-
-fn json(h: &Daemon, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&h.cli_ok(args)).unwrap()
-}
 
 /// Whether the audit trail holds `token.reuse` of `id` through `via`.
 fn reuse_recorded(h: &Daemon, id: &str, via: &str) -> bool {
-    let audit = json(h, &["audit", "--json"]);
+    let audit = h.cli_json(&["audit", "--json"]);
     audit
         .as_array()
         .unwrap()
@@ -86,7 +80,7 @@ fn outage_audit_records_and_last_used_data_reach_the_database_when_it_returns() 
         "apitokend_store_queued"
     ) == 0));
     assert_eq!(metric(&sock, "apitokend_store_queue_dropped_total"), 0);
-    let last_ip = || json(&h, &["show", token_id(&token), "--json"])["last_ip"] == "198.51.100.7";
+    let last_ip = || h.cli_json(&["show", token_id(&token), "--json"])["last_ip"] == "198.51.100.7";
     assert!(
         eventually(Duration::from_secs(30), last_ip),
         "the use during the outage never reached the database: {}",

@@ -32,10 +32,8 @@ use std::time::{Duration, Instant};
 /// `grace` seconds of `outage_grace_seconds`.
 pub fn host(server: &PgServer, db: &str, grace: u64, extra: &str) -> Daemon {
     let toml = format!(
-        "{extra}\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\npassword_file = \"{}\"\n\
-         outage_grace_seconds = {grace}\n",
-        server.url(db),
-        server.password_file().display()
+        "{extra}\n{}outage_grace_seconds = {grace}\n",
+        server.store_toml(&server.url(db))
     );
     Daemon::start_with(&toml, &[])
 }

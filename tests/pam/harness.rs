@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::pam::{pam_wrapper_env, write_passdb};
 use crate::common::run::run_with_input;
 use crate::common::stderr;
 
@@ -22,7 +23,7 @@ pub enum Outcome {
 }
 
 /// A library under `/usr/lib/<multiarch>/`.
-pub use crate::common::run::find_multiarch_lib as system_lib;
+pub use crate::common::pam::find_multiarch_lib as system_lib;
 /// The freshly built module, next to this test's own `deps/` directory.
 pub fn module_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -67,6 +68,32 @@ pub fn shipped_stack() -> Vec<String> {
         .collect()
 }
 
+/// The shipped stack's auth lines, with `ours` (the freshly built module and its
+/// options) in place of `pam_apitoken.so` and pam_matrix on `passdb` in place of
+/// `pam_unix.so`.
+pub fn shipped_auth(ours: &str, passdb: &Path) -> String {
+    let matrix = format!(
+        "{} passdb={}",
+        system_lib("pam_wrapper/pam_matrix.so").display(),
+        passdb.display()
+    );
+    let lines = shipped_stack();
+    assert_eq!(
+        lines.len(),
+        2,
+        "sshd.example should have two auth lines: {lines:?}"
+    );
+    assert!(
+        lines[0].contains("pam_apitoken.so")
+            && lines[1].contains("pam_unix.so nullok try_first_pass")
+    );
+    format!(
+        "{}\n{}\n",
+        lines[0].replace("pam_apitoken.so", ours),
+        lines[1].replace("pam_unix.so nullok try_first_pass", &matrix)
+    )
+}
+
 /// A PAM service directory and password database for one test.
 pub struct Pam {
     dir: tempfile::TempDir,
@@ -84,27 +111,7 @@ impl Pam {
             module_path().display(),
             socket.display()
         );
-        let matrix = format!(
-            "{} passdb={}",
-            system_lib("pam_wrapper/pam_matrix.so").display(),
-            passdb.display()
-        );
-        let lines = shipped_stack();
-        assert_eq!(
-            lines.len(),
-            2,
-            "sshd.example should have two auth lines: {lines:?}"
-        );
-        assert!(
-            lines[0].contains("pam_apitoken.so")
-                && lines[1].contains("pam_unix.so nullok try_first_pass")
-        );
-        let stack = format!(
-            "{}\n{}\n",
-            lines[0].replace("pam_apitoken.so", &ours),
-            lines[1].replace("pam_unix.so nullok try_first_pass", &matrix)
-        );
-        pam.write_service(&stack);
+        pam.write_service(&shipped_auth(&ours, &passdb));
         pam
     }
 
@@ -128,11 +135,7 @@ impl Pam {
 
     fn write_passdb(&self, passwords: &[(&str, &str)]) -> PathBuf {
         let path = self.dir.path().join("passdb");
-        let text: String = passwords
-            .iter()
-            .map(|(u, p)| format!("{u}:{p}:{SERVICE}\n"))
-            .collect();
-        std::fs::write(&path, text).unwrap();
+        write_passdb(&path, passwords, SERVICE);
         path
     }
 
@@ -153,9 +156,7 @@ impl Pam {
         env: &[(&str, &str)],
     ) -> (Outcome, Duration) {
         let mut cmd = Command::new("pamtester");
-        cmd.env("LD_PRELOAD", system_lib("libpam_wrapper.so"))
-            .env("PAM_WRAPPER", "1")
-            .env("PAM_WRAPPER_SERVICE_DIR", self.dir.path().join("pam.d"))
+        cmd.envs(pam_wrapper_env(&self.dir.path().join("pam.d")))
             .envs(env.iter().copied());
         if let Some(rhost) = rhost {
             cmd.arg("-I").arg(format!("rhost={rhost}"));

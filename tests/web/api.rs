@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::tokens::unique_name;
+use crate::common::tokens::{token_id, unique_name};
 use crate::harness::{assert_error, json, json_cli, Session, WebDaemon, USER_PASSWORD};
 
 #[test]
@@ -48,7 +48,7 @@ fn web_regular_user_is_held_to_section_6_table() {
     let (alice, bob) = (unique_name("wal"), unique_name("wbo"));
     let w = WebDaemon::start(&[&alice, &bob], "");
     let bobs = w.daemon.create_token(&bob);
-    let bob_id = &bobs[4..12];
+    let bob_id = token_id(&bobs);
     let s = w.login(&alice, USER_PASSWORD);
     assert_eq!(json(&s.get(&w, "/api/v1/me"))["admin"], false);
     let own = s.send(&w, "POST", "/api/v1/tokens", Some(&json!({"name": "mine"})));

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::tokens::unique_name;
+use crate::common::tokens::{secret_part, token_id, unique_name};
 use crate::harness::{assert_error, json, Session, WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
 
 /// Malformed, mistyped and oversized bodies, and a secret where a number belongs (not
@@ -305,7 +305,7 @@ fn secrets_never_reach_web_errors_or_the_database_a_token_in_the_wrong_field() {
     let user = unique_name("wsf");
     let w = WebDaemon::start(&[&user], "");
     let t = w.daemon.create_token(&user);
-    let (id, secret) = (&t[4..12], &t[13..]);
+    let (id, secret) = (token_id(&t), secret_part(&t));
     let s = w.login(&user, USER_PASSWORD);
     let rename = s.send(
         &w,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 use crate::common::http::{unix_request, Response};
-use crate::common::run::find_multiarch_lib;
+use crate::common::pam::{env_refs, pam_matrix_backend};
 use crate::common::tokens::{basic, bearer};
 use crate::common::Daemon;
 
@@ -24,36 +24,10 @@ pub struct WebDaemon {
 impl WebDaemon {
     /// Starts one; `extra_toml` adds whole sections.
     pub fn start(users: &[&str], extra_toml: &str) -> WebDaemon {
-        let pam = tempfile::Builder::new()
-            .prefix("apitokend-webpam")
-            .tempdir()
-            .unwrap();
-        let matrix = find_multiarch_lib("pam_wrapper/pam_matrix.so");
-        let passdb = pam.path().join("passdb");
-        let mut entries = format!("root:{ROOT_PASSWORD}:apitokend\n");
-        for u in users {
-            entries.push_str(&format!("{u}:{USER_PASSWORD}:apitokend\n"));
-        }
-        std::fs::write(&passdb, entries).unwrap();
-        let services = pam.path().join("services");
-        std::fs::create_dir(&services).unwrap();
-        let line = |kind: &str| {
-            format!(
-                "{kind} required {} passdb={}\n",
-                matrix.display(),
-                passdb.display()
-            )
-        };
-        std::fs::write(services.join("apitokend"), line("auth") + &line("account")).unwrap();
-        let preload = find_multiarch_lib("libpam_wrapper.so");
-        let env = [
-            ("LD_PRELOAD", preload.to_str().unwrap()),
-            ("PAM_WRAPPER", "1"),
-            ("PAM_WRAPPER_SERVICE_DIR", services.to_str().unwrap()),
-        ];
-        let toml =
-            format!("[password]\nbackend = \"pam\"\npam_service = \"apitokend\"\n{extra_toml}");
-        let daemon = Daemon::start_with(&toml, &env);
+        let mut passwords = vec![("root", ROOT_PASSWORD)];
+        passwords.extend(users.iter().map(|u| (*u, USER_PASSWORD)));
+        let (pam_toml, env, pam) = pam_matrix_backend(&passwords);
+        let daemon = Daemon::start_with(&format!("{pam_toml}{extra_toml}"), &env_refs(&env));
         wait_web(&daemon);
         WebDaemon { daemon, _pam: pam }
     }
@@ -135,11 +109,9 @@ impl WebDaemon {
 
     /// A manage-scope token for `user`, made with the CLI as root.
     pub fn manage_token(&self, user: &str) -> String {
-        let out = self.daemon.cli(&[
+        self.daemon.cli_ok(&[
             "create", "--user", user, "--scope", "manage", "--name", "api",
-        ]);
-        assert!(out.status.success(), "{}", crate::common::stderr(&out));
-        crate::common::stdout(&out)
+        ])
     }
 }
 
@@ -197,15 +169,15 @@ impl Session {
 }
 
 /// The body as JSON.
+#[track_caller]
 pub fn json(resp: &Response) -> Value {
-    serde_json::from_slice(&resp.body).unwrap_or_else(|e| panic!("not JSON ({e}): {resp:?}"))
+    resp.json()
 }
 
 /// The CLI's `--json` output, asserting that the command succeeded.
+#[track_caller]
 pub fn json_cli(w: &WebDaemon, args: &[&str]) -> Value {
-    let out = w.daemon.cli(args);
-    assert!(out.status.success(), "{}", crate::common::stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    w.daemon.cli_json(args)
 }
 
 /// Asserts a JSON error with `status` and `code`.

@@ -6,6 +6,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../nginx_harness/mod.rs"]
+mod nginx_harness;
 
 mod api;
 mod audit;

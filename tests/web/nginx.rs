@@ -5,11 +5,12 @@
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use crate::common::http::{free_port, tcp_request, Response};
 use crate::harness::{assert_error, json, WebDaemon, ROOT_PASSWORD};
+use crate::nginx_harness;
 
 const SHIPPED_SOCKET: &str = "/run/apitokend/web.sock";
 
@@ -37,11 +38,7 @@ impl WebNginx {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let port = free_port();
         let d = dir.path().display();
-        let user = if nix::unistd::Uid::effective().is_root() {
-            "user nobody nogroup;"
-        } else {
-            ""
-        };
+        let user = nginx_harness::user_directive();
         let conf = format!(
             "worker_processes 1;\ndaemon off;\n{user}\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
              events {{ worker_connections 64; }}\nhttp {{\n access_log {d}/access.log;\n\
@@ -51,18 +48,7 @@ impl WebNginx {
         );
         let path = dir.path().join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&path)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot run nginx; `bash tests/run.sh` installs it");
+        let child = nginx_harness::spawn(dir.path(), &path);
         let nginx = WebNginx { dir, port, child };
         let up = crate::common::eventually(Duration::from_secs(20), || {
             tcp_request(port, "GET", "/tokens/api/v1/openapi.json", &[], b"")
@@ -89,16 +75,7 @@ impl WebNginx {
 
 impl Drop for WebNginx {
     fn drop(&mut self) {
-        // SIGTERM makes the master stop its worker too; SIGKILL would orphan the worker.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
-        let stopped = crate::common::eventually(Duration::from_secs(10), || {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        });
-        if !stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        nginx_harness::stop(&mut self.child);
     }
 }
 

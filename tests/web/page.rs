@@ -3,7 +3,8 @@
 //! for regular users.
 
 use crate::common::http::Response;
-use crate::common::tokens::unique_name;
+use crate::common::run;
+use crate::common::tokens::{token_id, unique_name};
 use crate::harness::{WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
 
 fn form(w: &WebDaemon, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
@@ -57,7 +58,7 @@ fn web_page_works_without_javascript_and_shows_the_token_once() {
     anonymous_page_is_self_contained(&w);
     let (cookie, csrf) = sign_in(&w, "root", ROOT_PASSWORD);
     let token = create_through_the_form(&w, &cookie, &csrf);
-    revoke_needs_confirmation_and_csrf(&w, &cookie, &csrf, &token[4..12]);
+    revoke_needs_confirmation_and_csrf(&w, &cookie, &csrf, token_id(&token));
     admin_changes_a_setting_and_every_tab_renders(&w, &cookie, &csrf);
     let out = form(&w, "/logout", Some(&cookie), &[("csrf", &csrf)]);
     assert_eq!(out.status, 303);
@@ -118,8 +119,7 @@ fn create_through_the_form(w: &WebDaemon, cookie: &str, csrf: &str) -> String {
     let at = text.find("id=\"new-token\">").unwrap() + 15;
     let token = &text[at..at + 50];
     assert!(token.starts_with("atk_"), "{token}");
-    let listed = w.daemon.cli(&["list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = run::json(&w.daemon.cli(&["list", "--json"]));
     assert_eq!(listed[0]["scopes"], "read");
     assert_eq!(listed[0]["paths"], serde_json::json!(["/api/ci/"]));
     let after = get(w, "/", cookie).text();
@@ -211,8 +211,7 @@ fn web_page_regular_user_sees_info_box_and_read_only_settings() {
         &[("csrf", &csrf), ("key", "password-auth"), ("value", "off")],
     );
     assert_eq!(r.status, 403, "{r:?}");
-    let s = w.daemon.cli(&["settings", "--json"]);
-    let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    let s = run::json(&w.daemon.cli(&["settings", "--json"]));
     assert_eq!(s["password-auth"], "on");
     // Only the allowed validity choices are offered.
     assert!(w

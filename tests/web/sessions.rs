@@ -3,22 +3,9 @@
 
 use serde_json::json;
 
-use crate::common::tokens::unique_name;
+use crate::common::run::sqlite;
+use crate::common::tokens::{token_id, unique_name};
 use crate::harness::{assert_error, json, WebDaemon, ROOT_PASSWORD, USER_PASSWORD};
-
-fn sqlite(db: &std::path::Path, sql: &str) -> String {
-    let out = std::process::Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 #[test]
 fn web_session_cookie_flags_and_only_a_hash_stored() {
@@ -162,7 +149,7 @@ fn revocation_is_immediate_a_deleted_token_leaves_no_session_behind() {
     let w = WebDaemon::start(&[&user], "");
     let token = w.manage_token(&user);
     let resp = w.login_response(&user, &token, &[]);
-    let id = &token[4..12];
+    let id = token_id(&token);
     w.daemon.cli_ok(&["delete", id]);
     if resp.status == 201 {
         let s = crate::harness::Session::from_login(&resp);
