@@ -17,15 +17,27 @@ use proto::{CheckReply, CheckRequest, Verdict};
 /// connecting, so an idle connection is cut quickly.
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Maps the engine's decision to the wire verdict (the one mapping for this socket).
-fn verdict(d: &Decision) -> Verdict {
+/// Maps the engine's decision to the reply (the one mapping for this socket): the verdict,
+/// the user it is about, the token that allowed it and the reason of a refusal.
+fn reply(d: Decision, claimed: &str) -> CheckReply {
+    let refused = |verdict, reason: &str| CheckReply {
+        verdict,
+        user: claimed.to_string(),
+        token_id: String::new(),
+        reason: reason.to_string(),
+    };
     match d {
-        Decision::Allow { .. } => Verdict::Allow,
-        Decision::Unauthorized(_) => Verdict::Unauthorized,
-        Decision::Forbidden(_) => Verdict::Forbidden,
-        Decision::Locked => Verdict::Locked,
-        Decision::Ignore => Verdict::Ignore,
-        Decision::Error => Verdict::Error,
+        Decision::Allow { user, token_id } => CheckReply {
+            verdict: Verdict::Allow,
+            user,
+            token_id: token_id.unwrap_or_default(),
+            reason: String::new(),
+        },
+        Decision::Unauthorized(r) => refused(Verdict::Unauthorized, r.as_str()),
+        Decision::Forbidden(r) => refused(Verdict::Forbidden, r.as_str()),
+        Decision::Locked => refused(Verdict::Locked, "locked"),
+        Decision::Ignore => refused(Verdict::Ignore, ""),
+        Decision::Error => refused(Verdict::Error, ""),
     }
 }
 
@@ -80,23 +92,5 @@ async fn answer(engine: &Engine, req: &CheckRequest) -> CheckReply {
         method: &req.access,
         uri: &req.uri,
     };
-    let decision = engine.decide(&auth).await;
-    let (user, token_id, reason) = match &decision {
-        Decision::Allow { user, token_id } => (
-            user.clone(),
-            token_id.clone().unwrap_or_default(),
-            String::new(),
-        ),
-        Decision::Unauthorized(r) | Decision::Forbidden(r) => {
-            (req.user.clone(), String::new(), r.as_str().to_string())
-        }
-        Decision::Locked => (req.user.clone(), String::new(), "locked".into()),
-        Decision::Ignore | Decision::Error => (req.user.clone(), String::new(), String::new()),
-    };
-    CheckReply {
-        verdict: verdict(&decision),
-        user,
-        token_id,
-        reason,
-    }
+    reply(engine.decide(&auth).await, &req.user)
 }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::change::{Actor, NewToken, OpError, Refusal};
 use super::Engine;
 use crate::scope::{parse_prefixes, Scopes};
-use crate::settings::ExpiryError;
+use crate::settings::{ExpiryError, MaxValidity};
 use crate::store::TokenRecord;
 
 /// A token asked for, as the caller wrote it (`create`); the engine checks every field.
@@ -103,6 +103,15 @@ pub(super) fn duration_or(text: Option<&str>, default: u64) -> Result<u64, OpErr
 }
 
 impl Engine {
+    /// The validities a new token may ask for now (`max-validity`), shortest first.
+    pub fn validity_choices(&self) -> Vec<&'static str> {
+        MaxValidity::ALL
+            .into_iter()
+            .map(MaxValidity::name)
+            .filter(|v| self.expiry(Some(v)).is_ok())
+            .collect()
+    }
+
     /// The expiry a new token asked with `validity` gets, refused past `max-validity`.
     fn expiry(&self, validity: Option<&str>) -> Result<Option<i64>, OpError> {
         let nanos = i128::from(self.clock.now_ms()) * 1_000_000;

@@ -24,6 +24,14 @@ pub enum MaxValidity {
 }
 
 impl MaxValidity {
+    /// Every choice, shortest first (the order the page offers for a new token).
+    pub const ALL: [MaxValidity; 4] = [
+        MaxValidity::SixMonths,
+        MaxValidity::OneYear,
+        MaxValidity::TwoYears,
+        MaxValidity::Never,
+    ];
+
     fn months(self) -> Option<u32> {
         match self {
             MaxValidity::SixMonths => Some(6),
@@ -33,7 +41,8 @@ impl MaxValidity {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The setting's text form (`6m`, `1y`, `2y`, `never`).
+    pub fn name(self) -> &'static str {
         match self {
             MaxValidity::SixMonths => "6m",
             MaxValidity::OneYear => "1y",
@@ -43,17 +52,14 @@ impl MaxValidity {
     }
 
     fn parse(value: &str) -> Result<MaxValidity, SettingError> {
-        Ok(match value {
-            "never" => MaxValidity::Never,
-            "6m" => MaxValidity::SixMonths,
-            "1y" => MaxValidity::OneYear,
-            "2y" => MaxValidity::TwoYears,
-            _ => {
-                return Err(SettingError(format!(
+        MaxValidity::ALL
+            .into_iter()
+            .find(|m| m.name() == value)
+            .ok_or_else(|| {
+                SettingError(format!(
                     "max-validity must be never, 6m, 1y or 2y, not {value:?}"
-                )))
-            }
-        })
+                ))
+            })
     }
 }
 
@@ -118,6 +124,8 @@ pub struct Descriptor {
     pub key: &'static str,
     /// The accepted values, in a few words (for help and errors).
     pub values: &'static str,
+    /// The values a form offers, when the setting takes one of a few words.
+    pub choices: &'static [&'static str],
     /// What the setting does, in one line.
     pub help: &'static str,
     pub json: JsonForm,
@@ -168,6 +176,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "max-validity",
         values: "never, 6m, 1y, 2y",
+        choices: &["never", "6m", "1y", "2y"],
         help: "longest validity a new token may have",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -179,6 +188,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "allowed-networks",
         values: "addresses and CIDR ranges; change it with apitoken allow-ip",
+        choices: &[],
         help: "where authentication may come from; empty allows every address",
         json: JsonForm::List,
         parse: |s, v| {
@@ -193,6 +203,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "password-auth",
         values: "on, off",
+        choices: &["on", "off"],
         help: "off: passwords are never checked",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -204,6 +215,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "admin-only-create",
         values: "on, off",
+        choices: &["on", "off"],
         help: "on: only admins create tokens",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -215,6 +227,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "regular-users-use-tokens",
         values: "on, off",
+        choices: &["on", "off"],
         help: "while admin-only-create is on, off refuses tokens of non-admin owners",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -226,6 +239,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "lockout-threshold",
         values: "0 disables",
+        choices: &[],
         help: "failed attempts within lockout-window that lock the user",
         json: JsonForm::Number,
         parse: |s, v| {
@@ -240,6 +254,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "lockout-window",
         values: "e.g. 15m",
+        choices: &[],
         help: "how long failures count",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -251,6 +266,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "lockout-duration",
         values: "0 = until reset",
+        choices: &[],
         help: "how long a lock lasts",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -262,6 +278,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "max-tokens-per-user",
         values: "0 = no limit",
+        choices: &[],
         help: "usable tokens one owner may hold",
         json: JsonForm::Number,
         parse: |s, v| {
@@ -276,6 +293,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "prune-after",
         values: "e.g. 30d",
+        choices: &[],
         help: "how long after expiry or rotation apitoken prune removes a token",
         json: JsonForm::Text,
         parse: |s, v| {
@@ -287,6 +305,7 @@ pub const SETTINGS: [Descriptor; 11] = [
     Descriptor {
         key: "user-tokens-read-only",
         values: "on, off",
+        choices: &["on", "off"],
         help: "on: tokens regular users create for themselves get the read scope",
         json: JsonForm::Text,
         parse: |s, v| {

@@ -30,13 +30,8 @@ pub async fn run<T: DeserializeOwned>(
 
 /// The validity choices the settings allow, in the order the page offers them.
 pub fn allowed_validity(web: &Web) -> Vec<String> {
-    let settings = web.engine.settings();
-    let now = time::OffsetDateTime::now_utc();
-    ["6m", "1y", "2y", "never"]
-        .into_iter()
-        .filter(|v| settings.expiry_within(Some(v), now).is_ok())
-        .map(String::from)
-        .collect()
+    let choices = web.engine.validity_choices();
+    choices.into_iter().map(String::from).collect()
 }
 
 /// Who the caller is and what they may do.

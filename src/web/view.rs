@@ -213,14 +213,11 @@ async fn settings(web: &Arc<Web>, caller: &Caller) -> Result<Vec<SettingRow>, Ap
         .filter_map(|k| map.get(*k).map(|v| (*k, v)))
         .map(|(k, v)| {
             let value = text(v);
-            let choices: Vec<String> = match k {
-                "max-validity" => vec!["never", "6m", "1y", "2y"],
-                _ if value == "on" || value == "off" => vec!["on", "off"],
-                _ => Vec::new(),
-            }
-            .into_iter()
-            .map(String::from)
-            .collect();
+            let choices: Vec<String> = crate::settings::descriptor(k)
+                .map_or(&[][..], |d| d.choices)
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
             SettingRow {
                 key: k.to_string(),
                 value,
