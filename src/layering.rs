@@ -2,22 +2,32 @@
 //! top-level modules each `crate::x` path in a module's code (test code and comments
 //! aside) is an edge, and among the children of a directory module each path to a
 //! sibling (`super::y`, `crate::dir::y`, or `y` in a `use super::{..}` group) is one.
+//! A name the parent re-exports from a child (`pub use child::Name`) leads to that child.
 //! Each graph must have an order. A cycle means two modules can no longer be read, or
-//! changed, apart. (What a child reaches through its parent's re-exports is the parent's
-//! public face, and not counted.)
+//! changed, apart.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// The code of a file before its first `#[cfg(test)]`, comments dropped.
+/// The code of a file, comments and test code dropped: a `#[cfg(test)]` item of one
+/// line (`mod tests;`, a `use`) is skipped, and one that opens a block ends the code
+/// (test modules come last).
 fn code(text: &str) -> impl Iterator<Item = &str> {
-    text.split("#[cfg(test)]")
-        .next()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
+    let mut lines = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[cfg(test)]" {
+            out.push(line);
+            continue;
+        }
+        match lines.next() {
+            Some(item) if item.trim_end().ends_with(';') => {}
+            _ => break,
+        }
+    }
+    out.into_iter()
 }
 
 fn add_edges(graph: &mut Graph, module: &str, text: &str) {
@@ -87,14 +97,60 @@ fn library_graph() -> Graph {
         if path.is_dir() {
             read(&path, &name, &mut graph);
         } else {
-            add_edges(&mut graph, &name, &std::fs::read_to_string(&path).unwrap());
+            // In a top-level file, `super::x` is `crate::x`.
+            let text = std::fs::read_to_string(&path).unwrap();
+            add_edges(&mut graph, &name, &text.replace("super::", "crate::"));
         }
     }
     graph
 }
 
-/// The sibling modules `text` reaches through one of `prefixes` (e.g. `super::`).
-fn sibling_edges(text: &str, prefixes: &[String], siblings: &BTreeSet<String>) -> BTreeSet<String> {
+/// Which child each name the parent re-exports (`pub use child::{A, B as C};`) is from.
+type Reexports = BTreeMap<String, String>;
+
+/// The last name of each path in a `use` tree (`a::{B, c::D as E}` gives B and E).
+fn leaf_names(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    if let Some(open) = tree.find('{') {
+        return top_level_entries(&tree[open + 1..])
+            .flat_map(leaf_names)
+            .collect();
+    }
+    let last = tree.rsplit(" as ").next().unwrap_or(tree);
+    let last = last.rsplit("::").next().unwrap_or(last).trim();
+    if last.is_empty() || last == "self" {
+        return Vec::new();
+    }
+    vec![last.to_string()]
+}
+
+/// The names a parent module's code re-exports from its children.
+fn reexports(parent: &str, siblings: &BTreeSet<String>) -> Reexports {
+    let text: String = code(parent).collect::<Vec<_>>().join("\n");
+    let mut out = Reexports::new();
+    for (at, _) in text.match_indices("pub use ") {
+        let rest = &text[at + "pub use ".len()..];
+        let stmt = &rest[..rest.find(';').unwrap_or(rest.len())];
+        let Some((child, tree)) = stmt.split_once("::") else {
+            continue;
+        };
+        if siblings.contains(child.trim()) {
+            for name in leaf_names(tree) {
+                out.insert(name, child.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The sibling modules `text` reaches through one of `prefixes` (e.g. `super::`): by
+/// their own names, or by a name the parent re-exports from them.
+fn sibling_edges(
+    text: &str,
+    prefixes: &[String],
+    siblings: &BTreeSet<String>,
+    names: &Reexports,
+) -> BTreeSet<String> {
     let text: String = code(text).collect::<Vec<_>>().join("\n");
     let ident = |s: &str| {
         let s = s.trim_start();
@@ -111,7 +167,13 @@ fn sibling_edges(text: &str, prefixes: &[String], siblings: &BTreeSet<String>) -
                 Some(group) => top_level_entries(group).map(ident).collect(),
                 None => vec![ident(rest)],
             };
-            out.extend(named.into_iter().filter(|n| siblings.contains(n)));
+            for n in named {
+                if siblings.contains(&n) {
+                    out.insert(n);
+                } else if let Some(child) = names.get(&n) {
+                    out.insert(child.clone());
+                }
+            }
         }
     }
     out
@@ -155,27 +217,40 @@ fn children_graph(dir: &Path, path: &str) -> Graph {
         }
     }
     let siblings: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let parent = std::fs::read_to_string(dir.join("mod.rs")).unwrap_or_default();
+    let names = reexports(&parent, &siblings);
     let mut graph = Graph::new();
     for (name, p) in &files {
-        let (texts, up) = if p.is_dir() {
-            let inner = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path());
-            let texts = inner
-                .filter(|f| f.extension().is_some_and(|e| e == "rs"))
-                .filter(|f| !is_test(&f.file_stem().unwrap().to_string_lossy()))
-                .map(|f| std::fs::read_to_string(f).unwrap())
-                .collect();
-            (texts, "super::super::")
-        } else {
-            (vec![std::fs::read_to_string(p).unwrap()], "super::")
-        };
-        let prefixes = [up.to_string(), format!("crate::{path}::")];
         let edges = graph.entry(name.clone()).or_default();
-        for text in texts {
-            edges.extend(sibling_edges(&text, &prefixes, &siblings));
+        for (text, up) in child_texts(p, &is_test) {
+            let prefixes = [up.to_string(), format!("crate::{path}::")];
+            edges.extend(sibling_edges(&text, &prefixes, &siblings, &names));
         }
         edges.remove(name);
     }
     graph
+}
+
+/// The code of child `p` with the prefix that reaches its siblings: `super::` from a file
+/// child and from a directory child's `mod.rs`, `super::super::` from its other files.
+fn child_texts(p: &Path, is_test: &dyn Fn(&str) -> bool) -> Vec<(String, &'static str)> {
+    if !p.is_dir() {
+        return vec![(std::fs::read_to_string(p).unwrap(), "super::")];
+    }
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .filter(|f| !is_test(&f.file_stem().unwrap().to_string_lossy()))
+        .map(|f| {
+            let up = if f.ends_with("mod.rs") {
+                "super::"
+            } else {
+                "super::super::"
+            };
+            (std::fs::read_to_string(&f).unwrap(), up)
+        })
+        .collect()
 }
 
 /// Every directory module under `dir`, with its module path.
@@ -219,12 +294,22 @@ fn sibling_paths_are_edges() {
     let prefixes = ["super::".to_string(), "crate::m::".to_string()];
     let text = "use super::{a::X, Engine, b};\nuse super::c::{self};\n\
                 // super::d::Y is a comment\nfn f() { crate::m::d::g(); super::Other }\n";
-    let found = sibling_edges(text, &prefixes, &siblings);
+    let found = sibling_edges(text, &prefixes, &siblings, &Reexports::new());
     assert_eq!(found, ["a", "b", "c", "d"].map(String::from).into());
     let nested = "use super::{x::{a::B, C}, c};\n";
     assert_eq!(
-        sibling_edges(nested, &prefixes, &siblings),
+        sibling_edges(nested, &prefixes, &siblings, &Reexports::new()),
         ["c".to_string()].into()
+    );
+    let parent = "mod a;\n#[cfg(test)]\nmod tests;\npub use a::{X, y::Z as W};\npub use b::V;\n";
+    let names = reexports(parent, &siblings);
+    assert_eq!(names.get("W").map(String::as_str), Some("a"), "{names:?}");
+    assert_eq!(names.get("V").map(String::as_str), Some("b"), "{names:?}");
+    let through = sibling_edges("use super::{W, Engine};\n", &prefixes, &siblings, &names);
+    assert_eq!(
+        through,
+        ["a".to_string()].into(),
+        "a re-exported name is an edge"
     );
 }
 

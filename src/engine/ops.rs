@@ -16,16 +16,23 @@ use crate::store::{StoreError, TokenRecord};
 use crate::token::Token;
 
 impl Engine {
-    /// Commits `event` through `commit`, then logs it: the shape of every change.
+    /// The shape of every change: commits `event` through `commit`, logs it, then drops
+    /// from the cache the tokens `stale` names for what was committed (those it deleted,
+    /// rotated away or otherwise altered), so no operation can leave one usable.
     pub(super) fn change<T>(
         &self,
         actor: Actor<'_>,
         mut event: Event,
         commit: impl FnOnce(&mut Event) -> Result<T, StoreError>,
+        stale: impl FnOnce(&T) -> Vec<String>,
     ) -> Result<T, OpError> {
         event.push("via", actor.via.as_str().to_string());
         let out = commit(&mut event)?;
         self.syslog.emit(&event, Severity::Info);
+        let ids = stale(&out);
+        if !ids.is_empty() {
+            self.verifier.invalidate(&ids);
+        }
         Ok(out)
     }
 
@@ -98,9 +105,12 @@ impl Engine {
                     .unwrap_or_else(|| "never".into()),
             )
             .with("scopes", t.scopes.as_str());
-        let stored = self.change(actor, event, |e| {
-            self.store.insert_token_limited(&record, e, max)
-        })?;
+        let stored = self.change(
+            actor,
+            event,
+            |e| self.store.insert_token_limited(&record, e, max),
+            |_| Vec::new(),
+        )?;
         if !stored {
             return Err(OpError::TooMany {
                 owner: record.owner,
@@ -128,8 +138,13 @@ impl Engine {
                 .with("actor", actor.user)
                 .with("user", t.owner.as_str())
                 .with("token_id", t.id.as_str());
-            if self.change(actor, event, |e| self.store.delete_token(&t.id, e))? {
-                self.verifier.invalidate(std::slice::from_ref(&t.id));
+            let gone = self.change(
+                actor,
+                event,
+                |e| self.store.delete_token(&t.id, e),
+                |&gone| gone.then(|| t.id.clone()).into_iter().collect(),
+            )?;
+            if gone {
                 deleted.push(t.id.clone());
             }
         }
@@ -143,9 +158,12 @@ impl Engine {
         let event = Event::new("token.delete_all", self.clock.now())
             .with("actor", actor.user)
             .with("user", owner);
-        let ids = self.change(actor, event, |e| self.store.delete_all(owner, e))?;
-        self.verifier.invalidate(&ids);
-        Ok(ids)
+        self.change(
+            actor,
+            event,
+            |e| self.store.delete_all(owner, e),
+            Vec::clone,
+        )
     }
 
     /// Issues a successor of token `id` (same owner, name and restrictions) with the
@@ -182,10 +200,12 @@ impl Engine {
             .with("new_token_id", record.id.as_str())
             .with("grace", crate::settings::format_duration(grace));
         let revoke_at = now.saturating_add(i64::try_from(grace).unwrap_or(i64::MAX));
-        self.change(actor, event, |e| {
-            self.store.rotate(&old.id, revoke_at, &record, e)
-        })?;
-        self.verifier.invalidate(std::slice::from_ref(&old.id));
+        self.change(
+            actor,
+            event,
+            |e| self.store.rotate(&old.id, revoke_at, &record, e),
+            |_| vec![old.id.clone()],
+        )?;
         Ok((token, record))
     }
 
@@ -203,9 +223,7 @@ impl Engine {
             .with("actor", actor.user)
             .with("older_than", crate::settings::format_duration(age));
         let before = now.saturating_sub(i64::try_from(age).unwrap_or(i64::MAX));
-        let ids = self.change(actor, event, |e| self.store.prune(before, e))?;
-        self.verifier.invalidate(&ids);
-        Ok(ids)
+        self.change(actor, event, |e| self.store.prune(before, e), Vec::clone)
     }
 
     /// Gives token `id` (the actor's own, or any for an admin) the name `name`; returns
@@ -222,7 +240,14 @@ impl Engine {
             .with("user", t.owner.as_str())
             .with("token_id", t.id.as_str())
             .with("name", name);
-        if !self.change(actor, event, |e| self.store.rename_token(&t.id, name, e))? {
+        // The name plays no part in a decision: cached records stay.
+        let renamed = self.change(
+            actor,
+            event,
+            |e| self.store.rename_token(&t.id, name, e),
+            |_| Vec::new(),
+        )?;
+        if !renamed {
             return Err(OpError::not_found(format!("no token with id {id}")));
         }
         Ok(TokenRecord {

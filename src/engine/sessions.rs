@@ -60,7 +60,9 @@ impl Engine {
         self.store.session_delete(&id_hash(id)).map(drop)
     }
 
-    fn session_limits(&self) -> SessionLimits {
+    /// How long a session may stay idle and how long it may last at most (`[web]
+    /// idle_minutes`, `max_hours`), in seconds.
+    pub fn session_limits(&self) -> SessionLimits {
         let web = &self.config().web;
         SessionLimits {
             idle: web.idle_minutes as i64 * 60,

@@ -57,7 +57,9 @@ impl Engine {
                 .with("key", key)
                 .with("old", old_text)
                 .with("new", new_text.as_str());
-            self.change(actor, event, |e| self.store.set_setting(key, &new_text, e))?;
+            // Policy is applied on every request: cached records stay.
+            let set = |e: &mut Event| self.store.set_setting(key, &new_text, e);
+            self.change(actor, event, set, |_| Vec::new())?;
             self.replace_settings(new.clone());
         }
         Ok(new)
@@ -70,7 +72,8 @@ impl Engine {
         let event = Event::new("failures.reset", self.clock.now())
             .with("actor", actor.user)
             .with("user", user);
-        self.change(actor, event, |e| self.store.reset_failures(user, e))?;
+        let reset = |e: &mut Event| self.store.reset_failures(user, e);
+        self.change(actor, event, reset, |_| Vec::new())?;
         self.lockout.reset(user);
         Ok(())
     }

@@ -117,7 +117,7 @@ pub fn cookie(web: &Web, peer: PeerAddr, headers: &HeaderMap, id: Option<&str>) 
         ""
     };
     let (value, age) = match id {
-        Some(id) => (id, web.engine.config().web.max_hours * 3600),
+        Some(id) => (id, web.engine.session_limits().max),
         None => ("", 0),
     };
     let text = format!(
