@@ -87,6 +87,13 @@ impl StoreError {
     }
 }
 
+/// `event`, the record of a deletion ([`Store::delete_all`], [`Store::prune`]), with its
+/// `count` filled in from the ids deleted.
+fn counted<'e>(event: &'e mut Event, ids: &[String]) -> &'e Event {
+    event.push("count", ids.len().to_string());
+    event
+}
+
 /// What the daemon needs from its database. Every method is one transaction; every change
 /// that takes an [`Event`] records it in the same transaction.
 pub trait Store: Send + Sync {

@@ -2,6 +2,7 @@
 //! in time, failing at once while the database is known to be unreachable (`contact`),
 //! and noting whether the database answered.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::Transaction;
@@ -19,8 +20,9 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// host) has the whole [`CALL_TIMEOUT`].
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// What a change returns: its value, the event to record, the change-log rows to append.
-pub(super) type Outcome<'e, T> = (T, Option<&'e Event>, Vec<Change>);
+/// What a change returns: its value, the event to record (the caller's, or one made in
+/// the transaction when only the change knows what it says), the change-log rows to append.
+pub(super) type Outcome<'e, T> = (T, Option<Cow<'e, Event>>, Vec<Change>);
 
 /// A failure to reach the database (as opposed to an error the database answered with).
 pub(super) fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -94,7 +96,7 @@ impl PgStore {
             let tx = client.transaction().await?;
             let (value, event, changes) = f(&tx).await?;
             if let Some(event) = event {
-                rows::insert_event(&tx, event).await?;
+                rows::insert_event(&tx, &event).await?;
             }
             follow::append(&tx, &changes).await?;
             tx.commit().await?;

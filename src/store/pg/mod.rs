@@ -23,6 +23,7 @@ mod sessions;
 mod tests;
 mod tokens;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use calls::fast_recycling;
@@ -32,8 +33,8 @@ pub use follow::{Applied, Change, ChangeSink, Position};
 pub use import::Imported;
 
 use super::{
-    AuditQuery, AuditRow, FailureRow, LastUsed, SessionLimits, SharedFailure, Store, StoreError,
-    TokenFilter, TokenRecord,
+    counted, AuditQuery, AuditRow, FailureRow, LastUsed, SessionLimits, SharedFailure, Store,
+    StoreError, TokenFilter, TokenRecord,
 };
 use crate::audit::Event;
 use crate::config::StoreConfig;
@@ -119,6 +120,23 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Deletes the tokens that `sql`, a `DELETE … RETURNING id` with the one parameter
+    /// `arg`, selects, recording `event` with its `count` filled in and a change-log row
+    /// for each token (`delete_all`, `prune`).
+    fn delete_listed(
+        &self,
+        sql: &str,
+        arg: &(dyn tokio_postgres::types::ToSql + Sync),
+        event: &mut Event,
+    ) -> Result<Vec<String>, StoreError> {
+        self.change(async move |tx| {
+            let ids = tokens::ids(tx, sql, arg).await?;
+            let changes = ids.iter().cloned().map(Change::Token).collect();
+            let event = Cow::Borrowed(counted(event, &ids));
+            Ok((ids, Some(event), changes))
+        })
+    }
+
     /// The same database without a runtime of its own (for the follower's task, which
     /// lives on this store's runtime and ends with it).
     fn view(&self) -> PgStore {
@@ -160,7 +178,7 @@ impl Store for PgStore {
             }
             tokens::insert(tx, t, false).await?;
             // A new id is in no host's cache: nothing for the others to forget.
-            Ok((true, Some(event), Vec::new()))
+            Ok((true, Some(Cow::Borrowed(event)), Vec::new()))
         })
     }
 
@@ -174,22 +192,13 @@ impl Store for PgStore {
                 .then(|| Change::Token(id.to_string()))
                 .into_iter()
                 .collect();
-            Ok((gone, gone.then_some(event), changes))
+            Ok((gone, gone.then_some(Cow::Borrowed(event)), changes))
         })
     }
 
     fn delete_all(&self, owner: &str, event: &mut Event) -> Result<Vec<String>, StoreError> {
-        let ids = self.change(async |tx| {
-            let sql = "DELETE FROM tokens WHERE owner = $1 RETURNING id";
-            let ids = tokens::ids(tx, sql, &owner).await?;
-            let mut e = event.clone();
-            e.push("count", ids.len().to_string());
-            rows::insert_event(tx, &e).await?;
-            let changes = ids.iter().cloned().map(Change::Token).collect();
-            Ok((ids, None, changes))
-        })?;
-        event.push("count", ids.len().to_string());
-        Ok(ids)
+        let sql = "DELETE FROM tokens WHERE owner = $1 RETURNING id";
+        self.delete_listed(sql, &owner, event)
     }
 
     fn rotate(
@@ -210,22 +219,13 @@ impl Store for PgStore {
                 Change::Token(old_id.to_string()),
                 Change::Token(new.id.clone()),
             ];
-            Ok(((), Some(event), changes))
+            Ok(((), Some(Cow::Borrowed(event)), changes))
         })
     }
 
     fn prune(&self, before: i64, event: &mut Event) -> Result<Vec<String>, StoreError> {
-        let ids = self.change(async |tx| {
-            let sql = "DELETE FROM tokens WHERE expires_at < $1 OR revoke_at < $1 RETURNING id";
-            let ids = tokens::ids(tx, sql, &before).await?;
-            let mut e = event.clone();
-            e.push("count", ids.len().to_string());
-            rows::insert_event(tx, &e).await?;
-            let changes = ids.iter().cloned().map(Change::Token).collect();
-            Ok((ids, None, changes))
-        })?;
-        event.push("count", ids.len().to_string());
-        Ok(ids)
+        let sql = "DELETE FROM tokens WHERE expires_at < $1 OR revoke_at < $1 RETURNING id";
+        self.delete_listed(sql, &before, event)
     }
 
     fn upgrade_verifier(
@@ -243,7 +243,7 @@ impl Store for PgStore {
                 )
                 .await?;
             let changed = n == 1;
-            Ok((changed, changed.then_some(event), Vec::new()))
+            Ok((changed, changed.then_some(Cow::Borrowed(event)), Vec::new()))
         })
     }
 
@@ -261,12 +261,12 @@ impl Store for PgStore {
     fn set_setting(&self, key: &str, value: &str, event: &Event) -> Result<(), StoreError> {
         self.change(async |tx| {
             rows::store_setting(tx, key, value, false).await?;
-            Ok(((), Some(event), vec![Change::Settings]))
+            Ok(((), Some(Cow::Borrowed(event)), vec![Change::Settings]))
         })
     }
 
     fn append_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.change(async |_| Ok(((), Some(event), Vec::new())))
+        self.change(async |_| Ok(((), Some(Cow::Borrowed(event)), Vec::new())))
     }
 
     fn audit_page(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
@@ -280,7 +280,8 @@ impl Store for PgStore {
     fn save_failure(&self, row: &FailureRow, event: Option<&Event>) -> Result<(), StoreError> {
         self.change(async |tx| {
             rows::save_failure(tx, row).await?;
-            Ok(((), event, vec![Change::Failure(row.user.clone())]))
+            let told = vec![Change::Failure(row.user.clone())];
+            Ok(((), event.map(Cow::Borrowed), told))
         })
     }
 
@@ -291,9 +292,9 @@ impl Store for PgStore {
         f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
     ) -> Result<SharedFailure, StoreError> {
         self.change(async |tx| {
-            let (row, changed) = rows::update_failure(tx, user, now, f).await?;
+            let (row, event, changed) = rows::update_failure(tx, user, now, f).await?;
             let told = changed.then(|| Change::Failure(user.to_string()));
-            Ok((row, None, told.into_iter().collect()))
+            Ok((row, event.map(Cow::Owned), told.into_iter().collect()))
         })
     }
 
@@ -321,7 +322,8 @@ impl Store for PgStore {
     fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError> {
         self.change(async |tx| {
             rows::delete_failure(tx, user).await?;
-            Ok(((), Some(event), vec![Change::Failure(user.to_string())]))
+            let told = vec![Change::Failure(user.to_string())];
+            Ok(((), Some(Cow::Borrowed(event)), told))
         })
     }
 
@@ -331,7 +333,7 @@ impl Store for PgStore {
                 .execute("UPDATE tokens SET name = $2 WHERE id = $1", &[&id, &name])
                 .await?;
             let found = n == 1;
-            Ok((found, found.then_some(event), Vec::new()))
+            Ok((found, found.then_some(Cow::Borrowed(event)), Vec::new()))
         })
     }
 

@@ -148,9 +148,10 @@ pub(super) async fn save_failure(tx: &Transaction<'_>, row: &FailureRow) -> Resu
 }
 
 /// One read-modify-write of `user`'s row (see `Store::update_failure`): the row as
-/// left, and whether its count or lock changed. `f` first sees the row as committed,
-/// without a lock; when it changes nothing there (an attempt refused at the limit, the
-/// common case of a flood), that is the answer and nobody waits. Otherwise the row is
+/// left, the event `f` returned for it (the caller records it with the change), and
+/// whether its count or lock changed. `f` first sees the row as committed, without a
+/// lock; when it changes nothing there (an attempt refused at the limit, the common case
+/// of a flood), that is the answer and nobody waits. Otherwise the row is
 /// locked (made first when missing, so that concurrent first attempts queue on one
 /// lock), read again, and `f` runs on it once more.
 pub(super) async fn update_failure(
@@ -158,14 +159,14 @@ pub(super) async fn update_failure(
     user: &str,
     now: i64,
     f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
-) -> Result<(SharedFailure, bool), StoreError> {
+) -> Result<(SharedFailure, Option<Event>, bool), StoreError> {
     let seen = shared_failure(tx, user, false).await?;
     let mut shared = seen
         .clone()
         .unwrap_or_else(|| SharedFailure::fresh(user, now));
     let untouched = shared.clone();
     if f(&mut shared).is_none() && shared == untouched {
-        return Ok((shared, false));
+        return Ok((shared, None, false));
     }
     if seen.is_none() {
         tx.execute(
@@ -183,11 +184,8 @@ pub(super) async fn update_failure(
     let before = (shared.row.count, shared.row.locked_until);
     let event = f(&mut shared);
     store_shared(tx, &shared, now).await?;
-    if let Some(e) = &event {
-        insert_event(tx, e).await?;
-    }
     let changed = before != (shared.row.count, shared.row.locked_until);
-    Ok((shared, changed))
+    Ok((shared, event, changed))
 }
 
 async fn shared_failure(
