@@ -3,12 +3,13 @@
 //! `tokens`, `settings`, `audit` and `failures`.
 
 use rusqlite::{Connection, Transaction};
+use std::borrow::Cow;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use super::TokenRecord;
-use super::{audit, failures, migrate, sessions, settings, tokens, SessionLimits};
+use super::{audit, counted, failures, migrate, sessions, settings, tokens, SessionLimits};
 use super::{
     AuditQuery, AuditRow, FailureRow, LastUsed, SharedFailure, Store, StoreError, TokenFilter,
 };
@@ -73,16 +74,17 @@ impl SqliteStore {
     }
 
     /// A change and its audit record in one transaction. `f` makes the change and returns
-    /// its result with the event that describes it, or `None` when nothing changed (then
-    /// nothing is recorded). A fleet backend writes its change-log row at this point too.
+    /// its result with the event that describes it (the caller's, or one made in the
+    /// transaction when only the change knows what it says), or `None` when nothing is to
+    /// be recorded. A fleet backend writes its change-log rows at this point too.
     fn change<'e, T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<&'e Event>), StoreError>,
+        f: impl FnOnce(&Transaction<'_>) -> Result<(T, Option<Cow<'e, Event>>), StoreError>,
     ) -> Result<T, StoreError> {
         self.in_tx(|tx| {
             let (value, event) = f(tx)?;
             if let Some(event) = event {
-                audit::insert(tx, event)?;
+                audit::insert(tx, &event)?;
             }
             Ok(value)
         })
@@ -113,22 +115,22 @@ impl Store for SqliteStore {
                 return Ok((false, None));
             }
             tokens::insert(tx, t)?;
-            Ok((true, Some(event)))
+            Ok((true, Some(Cow::Borrowed(event))))
         })
     }
 
     fn delete_token(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
         self.change(|tx| {
             let gone = tokens::delete(tx, id)?;
-            Ok((gone, gone.then_some(event)))
+            Ok((gone, gone.then_some(Cow::Borrowed(event))))
         })
     }
 
     fn delete_all(&self, owner: &str, event: &mut Event) -> Result<Vec<String>, StoreError> {
         self.change(|tx| {
             let ids = tokens::delete_owner(tx, owner)?;
-            event.push("count", ids.len().to_string());
-            Ok((ids, Some(&*event)))
+            let event = Cow::Borrowed(counted(event, &ids));
+            Ok((ids, Some(event)))
         })
     }
 
@@ -142,15 +144,15 @@ impl Store for SqliteStore {
         self.change(|tx| {
             tokens::insert(tx, new)?;
             tokens::mark_rotated(tx, old_id, revoke_at, &new.id)?;
-            Ok(((), Some(event)))
+            Ok(((), Some(Cow::Borrowed(event))))
         })
     }
 
     fn prune(&self, before: i64, event: &mut Event) -> Result<Vec<String>, StoreError> {
         self.change(|tx| {
             let ids = tokens::delete_ended(tx, before)?;
-            event.push("count", ids.len().to_string());
-            Ok((ids, Some(&*event)))
+            let event = Cow::Borrowed(counted(event, &ids));
+            Ok((ids, Some(event)))
         })
     }
 
@@ -163,7 +165,7 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         self.change(|tx| {
             let changed = tokens::replace_hash(tx, id, old, new)?;
-            Ok((changed, changed.then_some(event)))
+            Ok((changed, changed.then_some(Cow::Borrowed(event))))
         })
     }
 
@@ -178,12 +180,12 @@ impl Store for SqliteStore {
     fn set_setting(&self, key: &str, value: &str, event: &Event) -> Result<(), StoreError> {
         self.change(|tx| {
             settings::store(tx, key, value)?;
-            Ok(((), Some(event)))
+            Ok(((), Some(Cow::Borrowed(event))))
         })
     }
 
     fn append_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.change(|_| Ok(((), Some(event))))
+        self.change(|_| Ok(((), Some(Cow::Borrowed(event)))))
     }
 
     fn audit_page(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
@@ -197,7 +199,7 @@ impl Store for SqliteStore {
     fn save_failure(&self, row: &FailureRow, event: Option<&Event>) -> Result<(), StoreError> {
         self.change(|tx| {
             failures::save(tx, row)?;
-            Ok(((), event))
+            Ok(((), event.map(Cow::Borrowed)))
         })
     }
 
@@ -207,12 +209,9 @@ impl Store for SqliteStore {
         now: i64,
         f: &mut dyn FnMut(&mut SharedFailure) -> Option<Event>,
     ) -> Result<SharedFailure, StoreError> {
-        self.in_tx(|tx| {
+        self.change(|tx| {
             let (row, event) = failures::update(tx, user, now, f)?;
-            if let Some(e) = &event {
-                audit::insert(tx, e)?;
-            }
-            Ok(row)
+            Ok((row, event.map(Cow::Owned)))
         })
     }
 
@@ -227,7 +226,7 @@ impl Store for SqliteStore {
     fn rename_token(&self, id: &str, name: &str, event: &Event) -> Result<bool, StoreError> {
         self.change(|tx| {
             let found = sessions::rename_token(tx, id, name)?;
-            Ok((found, found.then_some(event)))
+            Ok((found, found.then_some(Cow::Borrowed(event))))
         })
     }
 
@@ -257,7 +256,7 @@ impl Store for SqliteStore {
     fn reset_failures(&self, user: &str, event: &Event) -> Result<(), StoreError> {
         self.change(|tx| {
             failures::delete(tx, user)?;
-            Ok(((), Some(event)))
+            Ok(((), Some(Cow::Borrowed(event))))
         })
     }
 }
